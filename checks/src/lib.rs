@@ -1,0 +1,11 @@
+//! The istio-peer check engine: a snapshot model of two Istio meshes and pure, I/O-free checks
+//! over it.
+//!
+//! Nothing here reads files, the network or the clock: inputs arrive as [`model::RawObject`]s,
+//! the evaluation instant is part of the [`model::Snapshot`], and checks return data.
+
+pub mod model;
+pub mod pki;
+pub mod spiffe;
+pub mod time;
+pub mod yaml;
