@@ -1,0 +1,8 @@
+//! Facts derived from the model once and shared by the checks: trust per mesh, routes.
+
+pub mod index;
+pub mod route;
+pub mod trust;
+
+pub use route::{Route, Topology};
+pub use trust::{CaMode, MeshTrust};

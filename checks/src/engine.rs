@@ -1,0 +1,279 @@
+//! Runs the checks, links consequences to their root causes, and judges routes and the run.
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{Route, trust::accepted_trust_domains};
+use crate::context::{Context, MeshView};
+use crate::finding::{CertificateEvidence, Finding, Severity};
+use crate::model::Side;
+use crate::registry;
+use crate::time::Timestamp;
+
+/// The JSON report's schema version. Bump only with a documented migration.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// From which severity a finding fails the run (`--fail-on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    #[default]
+    Error,
+    Warning,
+    Never,
+}
+
+impl FailOn {
+    pub fn fails(self, severity: Severity) -> bool {
+        match self {
+            FailOn::Error => severity >= Severity::Error,
+            FailOn::Warning => severity >= Severity::Warning,
+            FailOn::Never => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Inconclusive,
+}
+
+impl Verdict {
+    /// The documented exit code: 0 pass, 1 fail, 3 inconclusive.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Pass => 0,
+            Verdict::Fail => 1,
+            Verdict::Inconclusive => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteVerdict {
+    Ok,
+    Fails,
+    Unknown,
+}
+
+/// What the report says about each mesh.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeshSummary {
+    pub name: String,
+    pub trust_domain: String,
+    pub trust_domain_aliases: Vec<String>,
+    /// Trust domains this mesh accepts from peers, with the setting that accepts each.
+    pub accepted_trust_domains: Vec<AcceptedTrustDomain>,
+    /// `plug_in`, `self_signed`, `plug_in_not_in_effect`, `published_only`, `unknown`.
+    pub ca_mode: String,
+    /// The roots its proxies trust.
+    pub trusted_roots: Vec<CertificateEvidence>,
+    pub istio_version: Option<String>,
+    pub objects_read: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AcceptedTrustDomain {
+    pub trust_domain: String,
+    pub via: String,
+}
+
+/// A route in the report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RouteReport {
+    pub id: String,
+    pub headline: String,
+    pub client_namespace: String,
+    pub host: String,
+    pub port: u32,
+    pub address: Option<String>,
+    pub topology: String,
+    pub tls_mode: String,
+    pub sni: Option<String>,
+    pub expected_sans: Vec<String>,
+    pub server_identities: Vec<String>,
+    pub caller_identities: Vec<String>,
+    pub verdict: RouteVerdict,
+    pub root_causes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// The whole result of a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub verdict: Verdict,
+    pub evaluated_at: Timestamp,
+    pub fail_on: FailOn,
+    pub client: MeshSummary,
+    pub server: MeshSummary,
+    pub routes: Vec<RouteReport>,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub fail_on: FailOn,
+}
+
+/// Runs every check over the snapshot.
+pub fn run(snapshot: &crate::model::Snapshot, options: &Options) -> Report {
+    let cx = Context::new(snapshot);
+    let mut findings: Vec<Finding> = registry::all().iter().flat_map(|c| (c.run)(&cx)).collect();
+    link_causes(&mut findings);
+    findings.sort_by(|a, b| {
+        (!a.root_cause, std::cmp::Reverse(a.severity), &a.code, &a.route, &a.mesh)
+            .cmp(&(!b.root_cause, std::cmp::Reverse(b.severity), &b.code, &b.route, &b.mesh))
+    });
+    let routes = cx.routes.iter().map(|r| route_report(r, &findings)).collect();
+    let verdict = verdict(&findings, options.fail_on);
+    Report {
+        schema_version: SCHEMA_VERSION,
+        verdict,
+        evaluated_at: snapshot.at,
+        fail_on: options.fail_on,
+        client: summary(&cx.client),
+        server: summary(&cx.server),
+        routes,
+        findings,
+    }
+}
+
+/// How a cause's mesh must relate to its effect's mesh for the link to hold.
+#[derive(Clone, Copy, PartialEq)]
+enum Relation {
+    /// Either mesh (e.g. a self-signed CA on either side breaks both directions).
+    Any,
+    /// The cause is in the mesh that verifies (e.g. A's extra roots → A distrusts B).
+    SameMesh,
+    /// The cause is in the mesh being verified (e.g. B's incomplete chain → A distrusts B).
+    PeerMesh,
+}
+
+/// Which findings explain which (cause, effect, relation). Consequences are folded under
+/// their causes in reports; the cause is what to fix first.
+const CAUSES: &[(&str, &str, Relation)] = &[
+    ("T007", "T001", Relation::Any),
+    ("T007", "T002", Relation::Any),
+    ("T009", "T001", Relation::Any),
+    ("T009", "T002", Relation::Any),
+    ("T009", "T003", Relation::SameMesh),
+    ("T003", "T001", Relation::SameMesh),
+    ("T003", "T002", Relation::SameMesh),
+    ("T005", "T001", Relation::PeerMesh),
+    ("T005", "T002", Relation::PeerMesh),
+    ("T004", "T001", Relation::PeerMesh),
+    ("T004", "T002", Relation::PeerMesh),
+    ("C005", "T004", Relation::SameMesh),
+    ("C005", "T001", Relation::PeerMesh),
+    ("C005", "T002", Relation::PeerMesh),
+    ("G008", "I002", Relation::Any),
+    ("G008", "I003", Relation::Any),
+];
+
+fn related(relation: Relation, cause: Side, effect: Side) -> bool {
+    match relation {
+        Relation::Any => true,
+        _ if cause == Side::Both || effect == Side::Both => true,
+        Relation::SameMesh => cause == effect,
+        Relation::PeerMesh => cause != effect,
+    }
+}
+
+fn link_causes(findings: &mut [Finding]) {
+    let keys: Vec<(String, Side, Option<String>)> = findings
+        .iter()
+        .map(|f| (f.code.clone(), f.mesh, f.route.clone()))
+        .collect();
+    for finding in findings.iter_mut() {
+        for (code, mesh, route) in &keys {
+            let linked = CAUSES.iter().any(|(cause, effect, relation)| {
+                cause == code && *effect == finding.code && related(*relation, *mesh, finding.mesh)
+            });
+            let same_scope = route.is_none() || finding.route.is_none() || *route == finding.route;
+            if linked && same_scope && !finding.caused_by.contains(code) {
+                finding.caused_by.push(code.clone());
+            }
+        }
+        finding.root_cause = finding.caused_by.is_empty();
+    }
+}
+
+/// Whether a finding bears on a route: its own findings, and mesh-wide trust, identity and
+/// certificate findings (every route depends on the meshes' CAs).
+fn applies_to(finding: &Finding, route: &Route) -> bool {
+    match &finding.route {
+        Some(id) => *id == route.id,
+        None => !matches!(finding.code.chars().next(), Some('E')),
+    }
+}
+
+fn route_report(route: &Route, findings: &[Finding]) -> RouteReport {
+    let relevant: Vec<&Finding> = findings.iter().filter(|f| applies_to(f, route)).collect();
+    let fails = relevant.iter().any(|f| f.severity == Severity::Error);
+    let unknown = findings.iter().any(|f| f.code == "E001");
+    let verdict = if fails {
+        RouteVerdict::Fails
+    } else if unknown {
+        RouteVerdict::Unknown
+    } else {
+        RouteVerdict::Ok
+    };
+    let mut root_causes: Vec<String> = relevant
+        .iter()
+        .filter(|f| f.root_cause && f.severity >= Severity::Warning)
+        .map(|f| f.code.clone())
+        .collect();
+    root_causes.dedup();
+    RouteReport {
+        id: route.id.clone(),
+        headline: route.headline(),
+        client_namespace: route.client_namespace.clone(),
+        host: route.host.clone(),
+        port: route.port,
+        address: route.address.clone(),
+        topology: route.topology.as_str().to_string(),
+        tls_mode: route.client.mode.clone(),
+        sni: route.client.sni.clone(),
+        expected_sans: route.client.expected_sans.clone(),
+        server_identities: route.server_identities.iter().map(|i| i.uri()).collect(),
+        caller_identities: route.caller_identities.iter().map(|i| i.uri()).collect(),
+        verdict,
+        root_causes,
+        notes: route.notes.clone(),
+    }
+}
+
+fn verdict(findings: &[Finding], fail_on: FailOn) -> Verdict {
+    if findings.iter().any(|f| f.code != "E001" && fail_on.fails(f.severity)) {
+        Verdict::Fail
+    } else if findings.iter().any(|f| f.code == "E001") {
+        Verdict::Inconclusive
+    } else {
+        Verdict::Pass
+    }
+}
+
+fn summary(view: &MeshView) -> MeshSummary {
+    let mesh = view.mesh;
+    MeshSummary {
+        name: mesh.name.clone(),
+        trust_domain: mesh.config.trust_domain.clone(),
+        trust_domain_aliases: mesh.config.trust_domain_aliases.clone(),
+        accepted_trust_domains: accepted_trust_domains(mesh)
+            .into_iter()
+            .map(|(trust_domain, via)| AcceptedTrustDomain { trust_domain, via })
+            .collect(),
+        ca_mode: serde_json::to_value(view.trust.mode)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        trusted_roots: view.trust.trust_set().iter().map(CertificateEvidence::from).collect(),
+        istio_version: mesh.istiod.as_ref().and_then(|i| i.spec.version.clone()),
+        objects_read: mesh.objects_read,
+    }
+}

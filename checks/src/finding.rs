@@ -1,0 +1,288 @@
+//! Findings are data: code, severity, the route, evidence from both meshes and a fix.
+//! Renderers only format them.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Origin, Side, Source};
+use crate::pki::Certificate;
+use crate::registry::CheckInfo;
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "info" => Ok(Severity::Info),
+            "warning" => Ok(Severity::Warning),
+            "error" => Ok(Severity::Error),
+            other => Err(format!("unknown severity `{other}` (error, warning, info)")),
+        }
+    }
+}
+
+/// The catalogue's families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    Trust,
+    Identity,
+    Certificates,
+    Gateway,
+    Routing,
+    Policy,
+    TlsParameters,
+    Network,
+    Versions,
+    Probe,
+    Environment,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Trust => "trust",
+            Category::Identity => "identity",
+            Category::Certificates => "certificates",
+            Category::Gateway => "gateway",
+            Category::Routing => "routing",
+            Category::Policy => "policy",
+            Category::TlsParameters => "tls-parameters",
+            Category::Network => "network",
+            Category::Versions => "versions",
+            Category::Probe => "probe",
+            Category::Environment => "environment",
+        }
+    }
+
+    /// The code prefix of the family (`T` for trust, ...).
+    pub fn letter(self) -> char {
+        match self {
+            Category::Trust => 'T',
+            Category::Identity => 'I',
+            Category::Certificates => 'C',
+            Category::Gateway => 'G',
+            Category::Routing => 'R',
+            Category::Policy => 'S',
+            Category::TlsParameters => 'P',
+            Category::Network => 'N',
+            Category::Versions => 'V',
+            Category::Probe => 'L',
+            Category::Environment => 'E',
+        }
+    }
+}
+
+/// A summary of a certificate used as evidence. Never contains key material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateEvidence {
+    pub subject: String,
+    pub issuer: String,
+    pub fingerprint_sha256: String,
+    pub not_before: Timestamp,
+    pub not_after: Timestamp,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uri_sans: Vec<String>,
+}
+
+impl From<&Arc<Certificate>> for CertificateEvidence {
+    fn from(c: &Arc<Certificate>) -> Self {
+        CertificateEvidence {
+            subject: c.subject.clone(),
+            issuer: c.issuer.clone(),
+            fingerprint_sha256: c.fingerprint.clone(),
+            not_before: c.not_before,
+            not_after: c.not_after,
+            uri_sans: c.uri_sans.clone(),
+        }
+    }
+}
+
+/// A file position, filled in from the object's origin (and refined to the field by the
+/// renderer, which can re-read the file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub path: String,
+    pub line: u32,
+    pub column: u32,
+    /// 0-based document index in the file.
+    pub document: usize,
+}
+
+/// One piece of evidence: an object (and field) in one mesh, optionally a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub mesh: Side,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Path of the field at fault (`spec.trafficPolicy.tls.sni`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// What the evidence shows, in words.
+    pub note: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// The cluster context, for objects read live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateEvidence>,
+}
+
+impl Evidence {
+    /// Evidence pointing at an object (and optionally one of its fields).
+    pub fn object(mesh: Side, source: &Source, field: Option<&str>, note: impl Into<String>) -> Evidence {
+        let (location, cluster) = match &source.origin {
+            Origin::File {
+                path,
+                document,
+                line,
+                column,
+            } => (
+                Some(Location {
+                    path: path.clone(),
+                    line: *line,
+                    column: *column,
+                    document: *document,
+                }),
+                None,
+            ),
+            Origin::Cluster { context } => (None, Some(context.clone())),
+            Origin::Default => (None, None),
+        };
+        Evidence {
+            mesh,
+            kind: source.object.kind.clone(),
+            namespace: source.object.namespace.clone(),
+            name: source.object.name.clone(),
+            field: field.map(|f| format!("{}{f}", source.prefix)),
+            note: note.into(),
+            location,
+            cluster,
+            certificate: None,
+        }
+    }
+
+    /// Evidence that is a fact about a mesh rather than one object (e.g. a default).
+    pub fn fact(mesh: Side, note: impl Into<String>) -> Evidence {
+        Evidence {
+            mesh,
+            kind: String::new(),
+            namespace: String::new(),
+            name: String::new(),
+            field: None,
+            note: note.into(),
+            location: None,
+            cluster: None,
+            certificate: None,
+        }
+    }
+
+    pub fn with_certificate(mut self, cert: &Arc<Certificate>) -> Evidence {
+        self.certificate = Some(cert.into());
+        self
+    }
+}
+
+/// How to fix a finding: a sentence, and the YAML or command to apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fix {
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yaml: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+/// One diagnosis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub code: String,
+    pub name: String,
+    pub severity: Severity,
+    pub category: Category,
+    pub mesh: Side,
+    /// The route this finding is about; `None` for mesh-wide findings.
+    #[serde(default)]
+    pub route: Option<String>,
+    pub message: String,
+    pub evidence: Vec<Evidence>,
+    pub fix: Fix,
+    /// True when no other finding explains this one.
+    #[serde(default)]
+    pub root_cause: bool,
+    /// Codes of the findings this one follows from.
+    #[serde(default)]
+    pub caused_by: Vec<String>,
+}
+
+impl Finding {
+    pub fn new(info: &CheckInfo, mesh: Side, message: impl Into<String>) -> Finding {
+        Finding {
+            code: info.code.to_string(),
+            name: info.name.to_string(),
+            severity: info.severity,
+            category: info.category,
+            mesh,
+            route: None,
+            message: message.into(),
+            evidence: Vec::new(),
+            fix: Fix::default(),
+            root_cause: true,
+            caused_by: Vec::new(),
+        }
+    }
+
+    pub fn route(mut self, route: impl Into<String>) -> Finding {
+        self.route = Some(route.into());
+        self
+    }
+
+    pub fn evidence(mut self, evidence: Evidence) -> Finding {
+        self.evidence.push(evidence);
+        self
+    }
+
+    pub fn fix(mut self, summary: impl Into<String>) -> Finding {
+        self.fix.summary = summary.into();
+        self
+    }
+
+    pub fn fix_yaml(mut self, yaml: impl Into<String>) -> Finding {
+        self.fix.yaml = Some(yaml.into());
+        self
+    }
+
+    pub fn fix_command(mut self, command: impl Into<String>) -> Finding {
+        self.fix.command = Some(command.into());
+        self
+    }
+
+    pub fn severity(mut self, severity: Severity) -> Finding {
+        self.severity = severity;
+        self
+    }
+}

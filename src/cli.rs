@@ -1,0 +1,145 @@
+//! The command line. Names, flags and exit codes are a contract (README, cli-contract).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use checks::engine::FailOn;
+use checks::time::Timestamp;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::{doctor, render};
+
+/// Exit code for usage errors and unreadable input paths.
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "istio-peer", version, about = "Explains why mutual TLS between two Istio meshes fails, and how to fix it")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Diagnose cross-mesh mTLS from a client mesh to a server mesh.
+    Doctor(DoctorArgs),
+    /// List the check catalogue.
+    Checks {
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = ListFormat::Table)]
+        output: ListFormat,
+    },
+    /// Explain a check (by code or name).
+    Explain {
+        /// A check code (T001) or name (client-does-not-trust-server-ca).
+        query: String,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DoctorArgs {
+    /// Client mesh inputs: files or directories of Kubernetes objects (YAML or JSON). Repeatable.
+    #[arg(long = "client", value_name = "PATH", num_args = 1.., required = true)]
+    pub client: Vec<PathBuf>,
+    /// Server mesh inputs: files or directories of Kubernetes objects (YAML or JSON). Repeatable.
+    #[arg(long = "server", value_name = "PATH", num_args = 1.., required = true)]
+    pub server: Vec<PathBuf>,
+    /// Label for the client mesh in reports (default: the first input's name).
+    #[arg(long)]
+    pub client_name: Option<String>,
+    /// Label for the server mesh in reports (default: the first input's name).
+    #[arg(long)]
+    pub server_name: Option<String>,
+    /// Only analyse routes to HOST. Repeatable.
+    #[arg(long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
+    /// Evaluation instant, RFC 3339 (default: now).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
+    pub at: Option<Timestamp>,
+    /// Days before expiry at which C002 warns.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub expiry_warning: i64,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Table)]
+    pub output: ReportFormat,
+    /// Lowest severity that fails the run (exit 1).
+    #[arg(long, value_enum, default_value_t = FailOnArg::Error)]
+    pub fail_on: FailOnArg,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOnArg {
+    Error,
+    Warning,
+    Never,
+}
+
+impl From<FailOnArg> for FailOn {
+    fn from(f: FailOnArg) -> FailOn {
+        match f {
+            FailOnArg::Error => FailOn::Error,
+            FailOnArg::Warning => FailOn::Warning,
+            FailOnArg::Never => FailOn::Never,
+        }
+    }
+}
+
+fn parse_at(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse_rfc3339(text)
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    ExitCode::from(run(cli))
+}
+
+/// Runs a parsed command and returns its exit code.
+pub fn run(cli: Cli) -> u8 {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let code = match cli.command {
+        Command::Doctor(args) => doctor::run(&args, &mut out),
+        Command::Checks { output } => {
+            let text = match output {
+                ListFormat::Table => render::catalogue_table(),
+                ListFormat::Json => render::catalogue_json(),
+            };
+            write_or_fail(&mut out, &text)
+        }
+        Command::Explain { query } => match render::explain(&query) {
+            Some(text) => write_or_fail(&mut out, &text),
+            None => {
+                eprintln!("istio-peer: no check is named `{query}` (see `istio-peer checks`)");
+                EXIT_USAGE
+            }
+        },
+    };
+    let _ = out.flush();
+    code
+}
+
+fn write_or_fail(out: &mut impl Write, text: &str) -> u8 {
+    match writeln!(out, "{text}") {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
+}

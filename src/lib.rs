@@ -1,0 +1,9 @@
+//! istio-peer: explains why mutual TLS between two Istio meshes fails, and how to fix it.
+//!
+//! This crate does the I/O — reading inputs, rendering reports — around the pure check engine
+//! in the `checks` crate.
+
+pub mod cli;
+pub mod doctor;
+pub mod load;
+pub mod render;

@@ -1,0 +1,251 @@
+//! Renderers: they only format findings, never decide anything.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+use checks::engine::{Report, RouteVerdict, Verdict};
+use checks::finding::{Evidence, Finding, Severity};
+use checks::registry;
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+
+use crate::load::SourceTexts;
+
+/// Colours only on a terminal, and never when `NO_COLOR` is set.
+pub fn use_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+/// Points evidence at the exact line of the field at fault, re-reading only those documents.
+pub fn resolve_field_positions(report: &mut Report, texts: &SourceTexts) {
+    for finding in &mut report.findings {
+        for evidence in &mut finding.evidence {
+            let (Some(location), Some(field)) = (&mut evidence.location, &evidence.field) else { continue };
+            let Some(text) = texts.get(&location.path) else { continue };
+            if let Some(pos) = checks::yaml::locate(text, location.document, field) {
+                location.line = pos.line;
+                location.column = pos.column;
+            }
+        }
+    }
+}
+
+pub fn json(report: &Report) -> String {
+    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn severity(&self, s: Severity) -> String {
+        match s {
+            Severity::Error => self.paint("1;31", "error"),
+            Severity::Warning => self.paint("1;33", "warning"),
+            Severity::Info => self.paint("1;36", "info"),
+        }
+    }
+    fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+    fn dim(&self, text: &str) -> String {
+        self.paint("2", text)
+    }
+}
+
+/// The terminal report: verdict, routes, root causes with fixes, then the rest by category.
+pub fn table(report: &Report, color: bool) -> String {
+    let style = Style { color };
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", verdict_line(report, &style));
+    let _ = writeln!(
+        out,
+        "{}",
+        style.dim(&format!(
+            "client {} (trust domain {}, CA {}) → server {} (trust domain {}, CA {}); evaluated at {}",
+            report.client.name,
+            report.client.trust_domain,
+            report.client.ca_mode,
+            report.server.name,
+            report.server.trust_domain,
+            report.server.ca_mode,
+            report.evaluated_at
+        ))
+    );
+    if !report.routes.is_empty() {
+        let _ = writeln!(out, "\n{}", style.bold("Routes"));
+        for route in &report.routes {
+            let verdict = match route.verdict {
+                RouteVerdict::Ok => style.paint("32", "OK"),
+                RouteVerdict::Fails => style.paint("1;31", "FAILS"),
+                RouteVerdict::Unknown => style.paint("33", "UNKNOWN"),
+            };
+            let causes = if route.root_causes.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", route.root_causes.iter().map(|c| named(c)).collect::<Vec<_>>().join(", "))
+            };
+            let _ = writeln!(out, "  {}: {verdict}{causes}", route.headline);
+            for note in &route.notes {
+                let _ = writeln!(out, "    {}", style.dim(note));
+            }
+        }
+    }
+    let (roots, rest): (Vec<&Finding>, Vec<&Finding>) = report.findings.iter().partition(|f| f.root_cause);
+    if !roots.is_empty() {
+        let _ = writeln!(out, "\n{}", style.bold("Root causes"));
+        for f in &roots {
+            write_finding(&mut out, f, &style, true);
+        }
+    }
+    if !rest.is_empty() {
+        let _ = writeln!(out, "\n{}", style.bold("Consequences"));
+        let mut categories: Vec<_> = rest.iter().map(|f| f.category).collect();
+        categories.sort();
+        categories.dedup();
+        for category in categories {
+            let _ = writeln!(out, "  {}", style.dim(&format!("[{}]", category.as_str())));
+            for f in rest.iter().filter(|f| f.category == category) {
+                write_finding(&mut out, f, &style, false);
+            }
+        }
+    }
+    if report.findings.is_empty() {
+        let _ = writeln!(out, "\nNo findings: mTLS from {} to {} should work.", report.client.name, report.server.name);
+    }
+    out.trim_end().to_string()
+}
+
+fn named(code: &str) -> String {
+    registry::find(code).map_or_else(|| code.to_string(), |c| format!("{code} {}", c.info.name))
+}
+
+fn verdict_line(report: &Report, style: &Style) -> String {
+    let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
+    let counts = format!(
+        "{} error(s), {} warning(s), {} info",
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info)
+    );
+    let verdict = match report.verdict {
+        Verdict::Pass => style.paint("1;32", "PASS"),
+        Verdict::Fail => style.paint("1;31", "FAIL"),
+        Verdict::Inconclusive => style.paint("1;33", "INCONCLUSIVE"),
+    };
+    format!("{verdict}  mTLS {} → {}: {counts}", report.client.name, report.server.name)
+}
+
+fn write_finding(out: &mut String, f: &Finding, style: &Style, with_fix: bool) {
+    let route = f.route.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+    let caused = if f.caused_by.is_empty() {
+        String::new()
+    } else {
+        style.dim(&format!("  ← caused by {}", f.caused_by.join(", ")))
+    };
+    let _ = writeln!(
+        out,
+        "  {} {} {} [{}]{route}{caused}",
+        style.severity(f.severity),
+        style.bold(&f.code),
+        f.name,
+        f.mesh.as_str()
+    );
+    let _ = writeln!(out, "      {}", f.message);
+    for e in &f.evidence {
+        let _ = writeln!(out, "      {} {}", style.dim("·"), evidence_line(e));
+    }
+    if with_fix && !f.fix.summary.is_empty() {
+        let _ = writeln!(out, "      {} {}", style.paint("32", "fix:"), f.fix.summary);
+        for block in [&f.fix.yaml, &f.fix.command].into_iter().flatten() {
+            for line in block.lines() {
+                let _ = writeln!(out, "        {}", style.dim(line));
+            }
+        }
+    }
+}
+
+fn evidence_line(e: &Evidence) -> String {
+    let mut parts = vec![e.mesh.as_str().to_string()];
+    if !e.kind.is_empty() {
+        let name = if e.namespace.is_empty() { e.name.clone() } else { format!("{}/{}", e.namespace, e.name) };
+        parts.push(format!("{} {name}", e.kind));
+    }
+    if let Some(field) = &e.field {
+        parts.push(field.clone());
+    }
+    let mut line = parts.join(" ");
+    if let Some(loc) = &e.location {
+        let _ = write!(line, " ({}:{}:{})", loc.path, loc.line, loc.column);
+    }
+    if let Some(cluster) = &e.cluster {
+        let _ = write!(line, " (cluster {cluster})");
+    }
+    let _ = write!(line, ": {}", e.note);
+    if let Some(c) = &e.certificate {
+        let _ = write!(
+            line,
+            " [{} | sha256 {} | {} .. {}]",
+            c.subject,
+            &c.fingerprint_sha256[..c.fingerprint_sha256.len().min(16)],
+            c.not_before,
+            c.not_after
+        );
+    }
+    line
+}
+
+/// `istio-peer checks`: the catalogue as a table.
+pub fn catalogue_table() -> String {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    table.set_header(["code", "name", "category", "severity", "summary"]);
+    for check in registry::all() {
+        let i = &check.info;
+        table.add_row([i.code, i.name, i.category.as_str(), i.severity.as_str(), i.summary]);
+    }
+    for (code, name) in registry::RESERVED {
+        table.add_row([*code, *name, "", "", "reserved: not implemented yet"]);
+    }
+    table.to_string()
+}
+
+/// `istio-peer checks -o json`.
+pub fn catalogue_json() -> String {
+    let implemented = registry::all().iter().map(|c| {
+        serde_json::json!({
+            "code": c.info.code,
+            "name": c.info.name,
+            "category": c.info.category.as_str(),
+            "severity": c.info.severity.as_str(),
+            "summary": c.info.summary,
+            "implemented": true,
+        })
+    });
+    let reserved = registry::RESERVED.iter().map(|(code, name)| {
+        serde_json::json!({ "code": code, "name": name, "implemented": false })
+    });
+    let all: Vec<_> = implemented.chain(reserved).collect();
+    serde_json::to_string_pretty(&serde_json::json!({ "checks": all })).unwrap_or_default()
+}
+
+/// `istio-peer explain CODE|NAME`.
+pub fn explain(query: &str) -> Option<String> {
+    let check = registry::find(query.trim())?;
+    let i = &check.info;
+    Some(format!(
+        "{} {} ({}, default severity {})\n\n{}",
+        i.code,
+        i.name,
+        i.category.as_str(),
+        i.severity.as_str(),
+        registry::explanation(i)
+    ))
+}
