@@ -14,7 +14,11 @@ use crate::{doctor, render};
 pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "istio-peer", version, about = "Explains why mutual TLS between two Istio meshes fails, and how to fix it")]
+#[command(
+    name = "istio-peer",
+    version,
+    about = "Explains why mutual TLS between two Istio meshes fails, and how to fix it"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

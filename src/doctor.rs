@@ -42,13 +42,24 @@ pub fn diagnose(args: &DoctorArgs) -> Result<(Report, SourceTexts), String> {
         server,
         hosts: args.hosts.clone(),
     };
-    let mut report = engine::run(&snapshot, &Options { fail_on: args.fail_on.into() });
+    let mut report = engine::run(
+        &snapshot,
+        &Options {
+            fail_on: args.fail_on.into(),
+        },
+    );
     render::resolve_field_positions(&mut report, &texts);
     Ok((report, texts))
 }
 
-fn load_mesh(paths: &[PathBuf], name: Option<&str>, texts: &mut SourceTexts) -> Result<checks::model::Mesh, String> {
-    let name = name.map(str::to_string).unwrap_or_else(|| default_name(paths));
+fn load_mesh(
+    paths: &[PathBuf],
+    name: Option<&str>,
+    texts: &mut SourceTexts,
+) -> Result<checks::model::Mesh, String> {
+    let name = name
+        .map(str::to_string)
+        .unwrap_or_else(|| default_name(paths));
     let mut builder = MeshBuilder::new(name);
     load_paths(paths, &mut builder, texts).map_err(|e| e.to_string())?;
     Ok(builder.finish())

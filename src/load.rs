@@ -33,13 +33,22 @@ pub struct UnreadablePath {
 
 impl std::fmt::Display for UnreadablePath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "cannot read input `{}`: {}", self.path.display(), self.reason)
+        write!(
+            f,
+            "cannot read input `{}`: {}",
+            self.path.display(),
+            self.reason
+        )
     }
 }
 
 /// Reads every path into `builder`. Problems inside files become E002 findings; a path that
 /// does not exist or cannot be opened is an error.
-pub fn load_paths(paths: &[PathBuf], builder: &mut MeshBuilder, texts: &mut SourceTexts) -> Result<(), UnreadablePath> {
+pub fn load_paths(
+    paths: &[PathBuf],
+    builder: &mut MeshBuilder,
+    texts: &mut SourceTexts,
+) -> Result<(), UnreadablePath> {
     for path in paths {
         let meta = fs::metadata(path).map_err(|e| UnreadablePath {
             path: path.clone(),
@@ -65,8 +74,15 @@ pub fn load_paths(paths: &[PathBuf], builder: &mut MeshBuilder, texts: &mut Sour
 }
 
 /// Walks a directory for `.yaml`, `.yml` and `.json` files, following symlinks once.
-fn collect_files(dir: &Path, files: &mut Vec<PathBuf>, visited: &mut HashSet<PathBuf>, builder: &mut MeshBuilder) {
-    let Ok(canonical) = fs::canonicalize(dir) else { return };
+fn collect_files(
+    dir: &Path,
+    files: &mut Vec<PathBuf>,
+    visited: &mut HashSet<PathBuf>,
+    builder: &mut MeshBuilder,
+) {
+    let Ok(canonical) = fs::canonicalize(dir) else {
+        return;
+    };
     if !visited.insert(canonical) {
         return; // A symlink loop, or a directory reached twice.
     }
@@ -79,20 +95,30 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>, visited: &mut HashSet<Pat
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if hidden {
             continue;
         }
         if path.is_dir() {
             collect_files(&path, files, visited, builder);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
             files.push(path);
         }
     }
 }
 
 fn origin_of(path: &Path) -> Origin {
-    Origin::file(path.display().to_string(), 0, Position { line: 1, column: 1 })
+    Origin::file(
+        path.display().to_string(),
+        0,
+        Position { line: 1, column: 1 },
+    )
 }
 
 /// Reads one file; every problem becomes an E002 entry and the good documents are kept.
@@ -102,7 +128,9 @@ pub fn load_file(path: &Path, builder: &mut MeshBuilder, texts: &mut SourceTexts
     if size > MAX_FILE_BYTES {
         builder.invalid(
             origin_of(path),
-            format!("file is {size} bytes, over the limit of {MAX_FILE_BYTES} bytes per input file"),
+            format!(
+                "file is {size} bytes, over the limit of {MAX_FILE_BYTES} bytes per input file"
+            ),
         );
         return;
     }
@@ -118,19 +146,29 @@ pub fn load_file(path: &Path, builder: &mut MeshBuilder, texts: &mut SourceTexts
             let column = valid.iter().rev().take_while(|b| **b != b'\n').count() as u32 + 1;
             builder.invalid(
                 Origin::file(name, 0, Position { line, column }),
-                format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+                format!(
+                    "not UTF-8 text (invalid byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ),
             );
             return;
         }
     };
     let decoded = yaml::decode(&text, Budget::default());
     for doc in decoded.documents {
-        builder.add(RawObject::new(doc.value, Origin::file(name.clone(), doc.index, doc.start)));
+        builder.add(RawObject::new(
+            doc.value,
+            Origin::file(name.clone(), doc.index, doc.start),
+        ));
     }
     if let Some(err) = decoded.error {
         builder.invalid(
             Origin::file(name.clone(), err.document, err.position),
-            format!("document {} is not valid YAML: {}", err.document + 1, err.message),
+            format!(
+                "document {} is not valid YAML: {}",
+                err.document + 1,
+                err.message
+            ),
         );
     }
     texts.texts.insert(name, text.into());

@@ -19,9 +19,20 @@ pub fn use_color() -> bool {
 pub fn resolve_field_positions(report: &mut Report, texts: &SourceTexts) {
     for finding in &mut report.findings {
         for evidence in &mut finding.evidence {
-            let (Some(location), Some(field)) = (&mut evidence.location, &evidence.field) else { continue };
-            let Some(text) = texts.get(&location.path) else { continue };
-            if let Some(pos) = checks::yaml::locate(text, location.document, field) {
+            let (Some(location), Some(field)) = (&mut evidence.location, &evidence.field) else {
+                continue;
+            };
+            let Some(text) = texts.get(&location.path) else {
+                continue;
+            };
+            // Secrets may carry the value in `stringData` rather than `data`.
+            let alternative = field
+                .strip_prefix("data.")
+                .map(|k| format!("stringData.{k}"));
+            let found = checks::yaml::locate(text, location.document, field).or_else(|| {
+                alternative.and_then(|f| checks::yaml::locate(text, location.document, &f))
+            });
+            if let Some(pos) = found {
                 location.line = pos.line;
                 location.column = pos.column;
             }
@@ -69,7 +80,7 @@ pub fn table(report: &Report, color: bool) -> String {
         out,
         "{}",
         style.dim(&format!(
-            "client {} (trust domain {}, CA {}) → server {} (trust domain {}, CA {}); evaluated at {}",
+            "client mesh \"{}\" (trust domain {}, CA {}) → server mesh \"{}\" (trust domain {}, CA {}); evaluated at {}",
             report.client.name,
             report.client.trust_domain,
             report.client.ca_mode,
@@ -90,7 +101,15 @@ pub fn table(report: &Report, color: bool) -> String {
             let causes = if route.root_causes.is_empty() {
                 String::new()
             } else {
-                format!(" — {}", route.root_causes.iter().map(|c| named(c)).collect::<Vec<_>>().join(", "))
+                format!(
+                    " — {}",
+                    route
+                        .root_causes
+                        .iter()
+                        .map(|c| named(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             };
             let _ = writeln!(out, "  {}: {verdict}{causes}", route.headline);
             for note in &route.notes {
@@ -98,7 +117,8 @@ pub fn table(report: &Report, color: bool) -> String {
             }
         }
     }
-    let (roots, rest): (Vec<&Finding>, Vec<&Finding>) = report.findings.iter().partition(|f| f.root_cause);
+    let (roots, rest): (Vec<&Finding>, Vec<&Finding>) =
+        report.findings.iter().partition(|f| f.root_cause);
     if !roots.is_empty() {
         let _ = writeln!(out, "\n{}", style.bold("Root causes"));
         for f in &roots {
@@ -118,7 +138,11 @@ pub fn table(report: &Report, color: bool) -> String {
         }
     }
     if report.findings.is_empty() {
-        let _ = writeln!(out, "\nNo findings: mTLS from {} to {} should work.", report.client.name, report.server.name);
+        let _ = writeln!(
+            out,
+            "\nNo findings: mTLS from {} to {} should work.",
+            report.client.name, report.server.name
+        );
     }
     out.trim_end().to_string()
 }
@@ -140,11 +164,18 @@ fn verdict_line(report: &Report, style: &Style) -> String {
         Verdict::Fail => style.paint("1;31", "FAIL"),
         Verdict::Inconclusive => style.paint("1;33", "INCONCLUSIVE"),
     };
-    format!("{verdict}  mTLS {} → {}: {counts}", report.client.name, report.server.name)
+    format!(
+        "{verdict}  mTLS {} → {}: {counts}",
+        report.client.name, report.server.name
+    )
 }
 
 fn write_finding(out: &mut String, f: &Finding, style: &Style, with_fix: bool) {
-    let route = f.route.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+    let route = f
+        .route
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
     let caused = if f.caused_by.is_empty() {
         String::new()
     } else {
@@ -175,7 +206,11 @@ fn write_finding(out: &mut String, f: &Finding, style: &Style, with_fix: bool) {
 fn evidence_line(e: &Evidence) -> String {
     let mut parts = vec![e.mesh.as_str().to_string()];
     if !e.kind.is_empty() {
-        let name = if e.namespace.is_empty() { e.name.clone() } else { format!("{}/{}", e.namespace, e.name) };
+        let name = if e.namespace.is_empty() {
+            e.name.clone()
+        } else {
+            format!("{}/{}", e.namespace, e.name)
+        };
         parts.push(format!("{} {name}", e.kind));
     }
     if let Some(field) = &e.field {
@@ -205,11 +240,19 @@ fn evidence_line(e: &Evidence) -> String {
 /// `istio-peer checks`: the catalogue as a table.
 pub fn catalogue_table() -> String {
     let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
     table.set_header(["code", "name", "category", "severity", "summary"]);
     for check in registry::all() {
         let i = &check.info;
-        table.add_row([i.code, i.name, i.category.as_str(), i.severity.as_str(), i.summary]);
+        table.add_row([
+            i.code,
+            i.name,
+            i.category.as_str(),
+            i.severity.as_str(),
+            i.summary,
+        ]);
     }
     for (code, name) in registry::RESERVED {
         table.add_row([*code, *name, "", "", "reserved: not implemented yet"]);
@@ -229,9 +272,9 @@ pub fn catalogue_json() -> String {
             "implemented": true,
         })
     });
-    let reserved = registry::RESERVED.iter().map(|(code, name)| {
-        serde_json::json!({ "code": code, "name": name, "implemented": false })
-    });
+    let reserved = registry::RESERVED.iter().map(
+        |(code, name)| serde_json::json!({ "code": code, "name": name, "implemented": false }),
+    );
     let all: Vec<_> = implemented.chain(reserved).collect();
     serde_json::to_string_pretty(&serde_json::json!({ "checks": all })).unwrap_or_default()
 }

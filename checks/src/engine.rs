@@ -126,10 +126,26 @@ pub fn run(snapshot: &crate::model::Snapshot, options: &Options) -> Report {
     let mut findings: Vec<Finding> = registry::all().iter().flat_map(|c| (c.run)(&cx)).collect();
     link_causes(&mut findings);
     findings.sort_by(|a, b| {
-        (!a.root_cause, std::cmp::Reverse(a.severity), &a.code, &a.route, &a.mesh)
-            .cmp(&(!b.root_cause, std::cmp::Reverse(b.severity), &b.code, &b.route, &b.mesh))
+        (
+            !a.root_cause,
+            std::cmp::Reverse(a.severity),
+            &a.code,
+            &a.route,
+            &a.mesh,
+        )
+            .cmp(&(
+                !b.root_cause,
+                std::cmp::Reverse(b.severity),
+                &b.code,
+                &b.route,
+                &b.mesh,
+            ))
     });
-    let routes = cx.routes.iter().map(|r| route_report(r, &findings)).collect();
+    let routes = cx
+        .routes
+        .iter()
+        .map(|r| route_report(r, &findings))
+        .collect();
     let verdict = verdict(&findings, options.fail_on);
     Report {
         schema_version: SCHEMA_VERSION,
@@ -249,7 +265,10 @@ fn route_report(route: &Route, findings: &[Finding]) -> RouteReport {
 }
 
 fn verdict(findings: &[Finding], fail_on: FailOn) -> Verdict {
-    if findings.iter().any(|f| f.code != "E001" && fail_on.fails(f.severity)) {
+    if findings
+        .iter()
+        .any(|f| f.code != "E001" && fail_on.fails(f.severity))
+    {
         Verdict::Fail
     } else if findings.iter().any(|f| f.code == "E001") {
         Verdict::Inconclusive
@@ -272,7 +291,12 @@ fn summary(view: &MeshView) -> MeshSummary {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default(),
-        trusted_roots: view.trust.trust_set().iter().map(CertificateEvidence::from).collect(),
+        trusted_roots: view
+            .trust
+            .trust_set()
+            .iter()
+            .map(CertificateEvidence::from)
+            .collect(),
         istio_version: mesh.istiod.as_ref().and_then(|i| i.spec.version.clone()),
         objects_read: mesh.objects_read,
     }

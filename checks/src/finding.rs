@@ -154,7 +154,12 @@ pub struct Evidence {
 
 impl Evidence {
     /// Evidence pointing at an object (and optionally one of its fields).
-    pub fn object(mesh: Side, source: &Source, field: Option<&str>, note: impl Into<String>) -> Evidence {
+    pub fn object(
+        mesh: Side,
+        source: &Source,
+        field: Option<&str>,
+        note: impl Into<String>,
+    ) -> Evidence {
         let (location, cluster) = match &source.origin {
             Origin::File {
                 path,

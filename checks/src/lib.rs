@@ -4,14 +4,14 @@
 //! Nothing here reads files, the network or the clock: inputs arrive as [`model::RawObject`]s,
 //! the evaluation instant is part of the [`model::Snapshot`], and checks return data.
 
-pub mod model;
-pub mod pki;
-pub mod spiffe;
-pub mod time;
-pub mod yaml;
 pub mod analysis;
 pub mod checks;
 pub mod context;
 pub mod engine;
 pub mod finding;
+pub mod model;
+pub mod pki;
 pub mod registry;
+pub mod spiffe;
+pub mod time;
+pub mod yaml;

@@ -149,10 +149,9 @@ static ALL: &[&Check] = {
 
 /// Finds a check by code (`T001`) or name (`client-does-not-trust-server-ca`), any case.
 pub fn find(query: &str) -> Option<&'static Check> {
-    all()
-        .iter()
-        .copied()
-        .find(|c| c.info.code.eq_ignore_ascii_case(query) || c.info.name.eq_ignore_ascii_case(query))
+    all().iter().copied().find(|c| {
+        c.info.code.eq_ignore_ascii_case(query) || c.info.name.eq_ignore_ascii_case(query)
+    })
 }
 
 /// The explanation of a check without the one-space indent doc comments carry.

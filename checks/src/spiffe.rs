@@ -37,7 +37,11 @@ impl SpiffeId {
             parts.next()?,
         );
         let valid = |s: &str| !s.is_empty() && !s.contains(char::is_whitespace);
-        if parts.next().is_some() || ns_kw != "ns" || sa_kw != "sa" || ![td, ns, sa].into_iter().all(valid) {
+        if parts.next().is_some()
+            || ns_kw != "ns"
+            || sa_kw != "sa"
+            || ![td, ns, sa].into_iter().all(valid)
+        {
             return None;
         }
         Some(SpiffeId::new(td, ns, sa))

@@ -27,8 +27,10 @@ impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match ::time::OffsetDateTime::from_unix_timestamp(self.0)
             .ok()
-            .and_then(|t| t.format(&::time::format_description::well_known::Rfc3339).ok())
-        {
+            .and_then(|t| {
+                t.format(&::time::format_description::well_known::Rfc3339)
+                    .ok()
+            }) {
             Some(text) => f.write_str(&text),
             None => write!(f, "@{}", self.0),
         }

@@ -113,35 +113,38 @@ pub fn decode(text: &str, budget: Budget) -> Decoded {
     decoded
 }
 
-/// Finds the position of a field inside one document, e.g. `spec.trafficPolicy.tls.sni` or
-/// `spec.servers[0].hosts[1]`. Returns the position of the key (for mapping entries) or of the
-/// item (for sequence entries); `None` when the path does not exist.
+/// Finds the position of a field inside one document, e.g. `spec.trafficPolicy.tls.sni`,
+/// `spec.servers[0].hosts[1]` or `data.ca-cert.pem` (keys may contain dots: paths are
+/// compared as rendered strings, not split). Returns the position of the key for mapping
+/// entries, of the item for sequence entries; `None` when the path does not exist.
 ///
 /// This re-reads the document on demand so that the model need not store a position for
 /// every node of every object: only findings ask for positions, and there are few of those.
 pub fn locate(text: &str, document: usize, path: &str) -> Option<Position> {
-    let wanted = parse_path(path)?;
     let mut doc_index: Option<usize> = None;
     let mut stack: Vec<Frame> = Vec::new();
     for item in Parser::new_from_str(text) {
         let (event, span) = item.ok()?;
+        if let Event::DocumentStart(_) = event {
+            doc_index = Some(doc_index.map_or(0, |i| i + 1));
+            stack.clear();
+            continue;
+        }
+        match doc_index {
+            Some(i) if i == document => {}
+            Some(i) if i > document => return None,
+            _ => continue,
+        }
         match event {
-            Event::DocumentStart(_) => {
-                doc_index = Some(doc_index.map_or(0, |i| i + 1));
-                stack.clear();
-            }
-            _ if doc_index != Some(document) => {
-                if doc_index.is_some_and(|i| i > document) {
-                    return None;
-                }
-            }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
-                let here = current_segment(&mut stack);
-                if let Some(found) = matched(&stack, here.as_ref(), &wanted, &span) {
-                    return Some(found);
+                let here = next_value(&mut stack, &span);
+                if let Some((p, pos)) = &here
+                    && p == path
+                {
+                    return Some(*pos);
                 }
                 let is_map = matches!(event, Event::MappingStart(..));
-                stack.push(Frame::new(is_map, here));
+                stack.push(Frame::new(is_map, here.map(|(p, _)| p)));
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 stack.pop();
@@ -149,19 +152,19 @@ pub fn locate(text: &str, document: usize, path: &str) -> Option<Position> {
             Event::Scalar(value, ..) => {
                 if let Some(top) = stack.last_mut()
                     && top.is_map
-                    && top.awaiting_key
+                    && top.key.is_none()
                 {
-                    top.awaiting_key = false;
                     top.key = Some((value.to_string(), Position::of(&span)));
                     continue;
                 }
-                let here = current_segment(&mut stack);
-                if let Some(found) = matched(&stack, here.as_ref(), &wanted, &span) {
-                    return Some(found);
+                if let Some((p, pos)) = next_value(&mut stack, &span)
+                    && p == path
+                {
+                    return Some(pos);
                 }
             }
             Event::Alias(_) => {
-                current_segment(&mut stack);
+                next_value(&mut stack, &span);
             }
             _ => {}
         }
@@ -169,94 +172,42 @@ pub fn locate(text: &str, document: usize, path: &str) -> Option<Position> {
     None
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Segment {
-    Key(String),
-    Index(usize),
-}
-
-fn parse_path(path: &str) -> Option<Vec<Segment>> {
-    let mut segments = Vec::new();
-    for part in path.split('.').filter(|p| !p.is_empty()) {
-        let (key, mut rest) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        if !key.is_empty() {
-            segments.push(Segment::Key(key.to_string()));
-        }
-        while let Some(stripped) = rest.strip_prefix('[') {
-            let end = stripped.find(']')?;
-            segments.push(Segment::Index(stripped[..end].parse().ok()?));
-            rest = &stripped[end + 1..];
-        }
-    }
-    Some(segments)
-}
-
 struct Frame {
     is_map: bool,
-    awaiting_key: bool,
+    /// The key read and waiting for its value, with the key's position.
     key: Option<(String, Position)>,
     next_index: usize,
-    /// The segment (and its position) under which this collection sits.
-    at: Option<(Segment, Position)>,
+    /// The rendered path of this collection (empty for the document root).
+    path: String,
 }
 
 impl Frame {
-    fn new(is_map: bool, at: Option<(Segment, Position)>) -> Frame {
+    fn new(is_map: bool, path: Option<String>) -> Frame {
         Frame {
             is_map,
-            awaiting_key: true,
             key: None,
             next_index: 0,
-            at,
+            path: path.unwrap_or_default(),
         }
     }
 }
 
-/// Advances the innermost collection past one value and returns that value's segment.
-fn current_segment(stack: &mut [Frame]) -> Option<(Segment, Position)> {
+/// Consumes the slot of the value that starts at `span`: returns its rendered path and the
+/// position to report (the key's for mapping values, the item's for sequence items).
+fn next_value(stack: &mut [Frame], span: &Span) -> Option<(String, Position)> {
     let top = stack.last_mut()?;
     if top.is_map {
-        top.awaiting_key = true;
-        top.key
-            .take()
-            .map(|(k, pos)| (Segment::Key(k), pos))
+        let (key, pos) = top.key.take()?;
+        let path = if top.path.is_empty() {
+            key
+        } else {
+            format!("{}.{key}", top.path)
+        };
+        Some((path, pos))
     } else {
         let i = top.next_index;
         top.next_index += 1;
-        Some((Segment::Index(i), Position::default_unknown()))
-    }
-}
-
-impl Position {
-    fn default_unknown() -> Position {
-        Position { line: 0, column: 0 }
-    }
-}
-
-fn matched(
-    stack: &[Frame],
-    here: Option<&(Segment, Position)>,
-    wanted: &[Segment],
-    span: &Span,
-) -> Option<Position> {
-    let here = here?;
-    let depth = stack.iter().filter(|f| f.at.is_some()).count() + 1;
-    if depth != wanted.len() {
-        return None;
-    }
-    let path = stack.iter().filter_map(|f| f.at.as_ref()).chain(Some(here));
-    if path.map(|(s, _)| s).eq(wanted.iter()) {
-        // Keys point at the key; sequence items at the item itself.
-        Some(if here.1.line == 0 {
-            Position::of(span)
-        } else {
-            here.1
-        })
-    } else {
-        None
+        Some((format!("{}[{i}]", top.path), Position::of(span)))
     }
 }
 
@@ -525,6 +476,11 @@ mod tests {
         let pos = locate(text, 1, "spec.ports[0]").unwrap();
         assert_eq!(pos.line, 6);
         assert_eq!(locate(text, 1, "spec.nothing"), None);
+        let secret = "kind: Secret\ndata:\n  ca-cert.pem: abc\n  root-cert.pem: def\n";
+        assert_eq!(
+            locate(secret, 0, "data.root-cert.pem").map(|p| p.line),
+            Some(4)
+        );
     }
 
     #[test]
@@ -570,7 +526,9 @@ mod tests {
 
     #[test]
     fn deep_nesting_hits_the_depth_limit() {
-        let text: String = (0..200).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect();
+        let text: String = (0..200)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
         let err = decode(&text, Budget::default()).error.unwrap();
         assert!(err.message.contains("128 levels"), "{err:?}");
         // The parser's own limit guards flow collections before our budget sees them.
@@ -587,7 +545,10 @@ mod tests {
 
     #[test]
     fn json_is_yaml() {
-        let d = decode(r#"{"kind": "List", "items": [{"a": [1, 2]}]}"#, Budget::default());
+        let d = decode(
+            r#"{"kind": "List", "items": [{"a": [1, 2]}]}"#,
+            Budget::default(),
+        );
         assert_eq!(d.documents[0].value["items"][0]["a"][1], 2);
     }
 }

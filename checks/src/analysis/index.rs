@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::route::{GatewayHop, Target, gateway_host_admits};
-use crate::model::{ClientTls, DestinationRuleSpec, Item, Mesh, Service, ServiceEntrySpec, Source, Workload};
+use crate::model::{
+    ClientTls, DestinationRuleSpec, Item, Mesh, Service, ServiceEntrySpec, Source, Workload,
+};
 
 /// An address at which a gateway Service of the mesh is reachable.
 #[derive(Debug, Clone)]
@@ -32,17 +34,29 @@ impl<'m> MeshIndex<'m> {
             index.services.insert((s.namespace(), s.name()), i);
         }
         for (i, w) in mesh.workloads.iter().enumerate() {
-            index.workloads_by_ns.entry(w.namespace()).or_default().push(i);
+            index
+                .workloads_by_ns
+                .entry(w.namespace())
+                .or_default()
+                .push(i);
         }
         for (i, d) in mesh.destination_rules.iter().enumerate() {
-            index.destination_rules_by_ns.entry(d.namespace()).or_default().push(i);
+            index
+                .destination_rules_by_ns
+                .entry(d.namespace())
+                .or_default()
+                .push(i);
         }
         index
     }
 
     /// Workloads in `namespace` whose pod labels match `selector` (empty selector: none,
     /// as for a Service without selector).
-    pub fn workloads_selected(&self, namespace: &str, selector: &BTreeMap<String, String>) -> Vec<&'m Item<Workload>> {
+    pub fn workloads_selected(
+        &self,
+        namespace: &str,
+        selector: &BTreeMap<String, String>,
+    ) -> Vec<&'m Item<Workload>> {
         if selector.is_empty() {
             return Vec::new();
         }
@@ -61,10 +75,10 @@ impl<'m> MeshIndex<'m> {
         for (i, svc) in self.mesh.services.iter().enumerate() {
             let pods = self.workloads_selected(svc.namespace(), &svc.spec.spec.selector);
             let fronts_gateway = pods.iter().any(|w| {
-                self.mesh
-                    .gateways
-                    .iter()
-                    .any(|g| !g.spec.selector.is_empty() && labels_match(&g.spec.selector, &w.spec.pod_labels))
+                self.mesh.gateways.iter().any(|g| {
+                    !g.spec.selector.is_empty()
+                        && labels_match(&g.spec.selector, &w.spec.pod_labels)
+                })
             });
             if !fronts_gateway {
                 continue;
@@ -84,19 +98,28 @@ impl<'m> MeshIndex<'m> {
     pub fn gateway_server(&self, gw: &GatewayAddress, port: u32) -> Option<GatewayHop> {
         let svc = &self.mesh.services[gw.service_index];
         let pods = self.workloads_selected(svc.namespace(), &svc.spec.spec.selector);
-        let mut service_accounts: Vec<String> =
-            pods.iter().map(|w| w.spec.pod.service_account().to_string()).collect();
+        let mut service_accounts: Vec<String> = pods
+            .iter()
+            .map(|w| w.spec.pod.service_account().to_string())
+            .collect();
         service_accounts.sort();
         service_accounts.dedup();
         for gateway in &self.mesh.gateways {
-            if !pods.iter().any(|w| labels_match(&gateway.spec.selector, &w.spec.pod_labels)) {
+            if !pods
+                .iter()
+                .any(|w| labels_match(&gateway.spec.selector, &w.spec.pod_labels))
+            {
                 continue;
             }
             for (i, server) in gateway.spec.servers.iter().enumerate() {
                 if server.port.number != port {
                     continue;
                 }
-                let tls_mode = server.tls.as_ref().map(|t| t.mode.clone()).unwrap_or_default();
+                let tls_mode = server
+                    .tls
+                    .as_ref()
+                    .map(|t| t.mode.clone())
+                    .unwrap_or_default();
                 return Some(GatewayHop {
                     gateway: gateway.source.clone(),
                     server: i,
@@ -115,7 +138,12 @@ impl<'m> MeshIndex<'m> {
     /// Namespaces whose workloads see a ServiceEntry (exportTo), excluding the control plane.
     pub fn client_namespaces(&self, se: &Item<ServiceEntrySpec>) -> Vec<String> {
         let system = self.mesh.system_namespace();
-        let mut namespaces: Vec<&str> = self.workloads_by_ns.keys().copied().filter(|ns| *ns != system).collect();
+        let mut namespaces: Vec<&str> = self
+            .workloads_by_ns
+            .keys()
+            .copied()
+            .filter(|ns| *ns != system)
+            .collect();
         namespaces.sort();
         let visible: Vec<String> = namespaces
             .into_iter()
@@ -136,7 +164,13 @@ impl<'m> MeshIndex<'m> {
             .get(namespace)
             .into_iter()
             .flatten()
-            .map(|&i| self.mesh.workloads[i].spec.pod.service_account().to_string())
+            .map(|&i| {
+                self.mesh.workloads[i]
+                    .spec
+                    .pod
+                    .service_account()
+                    .to_string()
+            })
             .collect();
         sas.sort();
         sas.dedup();
@@ -146,7 +180,13 @@ impl<'m> MeshIndex<'m> {
     /// The DestinationRule TLS settings a sidecar in `namespace` applies to `host:port`, as
     /// Istio resolves them: the client namespace, then the host's namespace, then the root
     /// namespace; the most specific host wins; port-level settings override.
-    pub fn client_tls(&self, namespace: &str, host: &str, port: u32, host_namespace: &str) -> Option<(ClientTls, Source, String)> {
+    pub fn client_tls(
+        &self,
+        namespace: &str,
+        host: &str,
+        port: u32,
+        host_namespace: &str,
+    ) -> Option<(ClientTls, Source, String)> {
         let root = self.mesh.config.root_namespace.as_str();
         for ns in [namespace, host_namespace, root] {
             let best = self
@@ -156,7 +196,9 @@ impl<'m> MeshIndex<'m> {
                 .flatten()
                 .map(|&i| &self.mesh.destination_rules[i])
                 .filter(|dr| host_matches(&dr.spec.host, host))
-                .filter(|dr| ns == namespace || exported_to(&dr.spec.export_to, dr.namespace(), namespace))
+                .filter(|dr| {
+                    ns == namespace || exported_to(&dr.spec.export_to, dr.namespace(), namespace)
+                })
                 .max_by_key(|dr| specificity(&dr.spec.host));
             if let Some(dr) = best {
                 return tls_of(dr, port).map(|(tls, path)| (tls, dr.source.clone(), path));
@@ -201,7 +243,8 @@ impl<'m> MeshIndex<'m> {
         let gw = &hop.gateway.object;
         for vs in &self.mesh.virtual_services {
             let bound = vs.spec.gateways.iter().any(|g| {
-                g == &format!("{}/{}", gw.namespace, gw.name) || (g == &gw.name && vs.namespace() == gw.namespace)
+                g == &format!("{}/{}", gw.namespace, gw.name)
+                    || (g == &gw.name && vs.namespace() == gw.namespace)
             });
             if !bound || !vs.spec.hosts.iter().any(|h| gateway_host_admits(h, host)) {
                 continue;
@@ -238,7 +281,10 @@ fn tls_of(dr: &Item<DestinationRuleSpec>, port: u32) -> Option<(ClientTls, Strin
         if pls.port.as_ref().is_some_and(|p| p.number == port)
             && let Some(tls) = &pls.tls
         {
-            return Some((tls.clone(), format!("spec.trafficPolicy.portLevelSettings[{i}].tls")));
+            return Some((
+                tls.clone(),
+                format!("spec.trafficPolicy.portLevelSettings[{i}].tls"),
+            ));
         }
     }
     policy
@@ -269,7 +315,10 @@ pub fn exported_to(export_to: &[String], own: &str, to: &str) -> bool {
             .any(|e| e == "*" || (e == "." && own == to) || e == to)
 }
 
-pub fn labels_match(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+pub fn labels_match(
+    selector: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> bool {
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
@@ -308,6 +357,9 @@ mod tests {
     #[test]
     fn qualifies_short_hosts() {
         assert_eq!(qualify("api", "payments"), "api.payments.svc.cluster.local");
-        assert_eq!(qualify("api.payments", "x"), "api.payments.svc.cluster.local");
+        assert_eq!(
+            qualify("api.payments", "x"),
+            "api.payments.svc.cluster.local"
+        );
     }
 }

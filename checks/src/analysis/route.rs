@@ -194,10 +194,13 @@ fn client_side(
     port: u32,
     namespace: &str,
 ) -> ClientSide {
-    let decided = a.client_tls(namespace, host, port, &se.namespace().to_string());
+    let decided = a.client_tls(namespace, host, port, se.namespace());
     let endpoints_are_istio = !se.spec.endpoints.is_empty()
         && se.spec.endpoints.iter().all(|ep| {
-            ep.labels.get("security.istio.io/tlsMode").map(String::as_str) == Some("istio")
+            ep.labels
+                .get("security.istio.io/tlsMode")
+                .map(String::as_str)
+                == Some("istio")
                 || !ep.service_account.is_empty()
         });
     let (mode, auto_mtls, tls, destination_rule) = match decided {
@@ -224,7 +227,12 @@ fn client_side(
             let mut sans = se.spec.subject_alt_names.clone();
             let mut tds = vec![td.clone()];
             tds.extend(mesh.config.trust_domain_aliases.iter().cloned());
-            for ep in se.spec.endpoints.iter().filter(|e| !e.service_account.is_empty()) {
+            for ep in se
+                .spec
+                .endpoints
+                .iter()
+                .filter(|e| !e.service_account.is_empty())
+            {
                 for t in &tds {
                     let id = SpiffeId::new(t, se.namespace(), &ep.service_account).uri();
                     if !sans.contains(&id) {
@@ -311,9 +319,10 @@ fn follow_into_server(
         _ => {}
     }
     if target.is_none() {
-        route
-            .notes
-            .push(format!("the route's destination service was not found in {}", server.name));
+        route.notes.push(format!(
+            "the route's destination service was not found in {}",
+            server.name
+        ));
     }
     route.gateway = Some(hop);
     route.target = target;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::model::{Mesh, PemIssue, SecretContents, SecretEntry, Item, Source};
+use crate::model::{Item, Mesh, PemIssue, SecretContents, SecretEntry, Source};
 use crate::pki::{Certificate, KeyFacts};
 
 /// The keys Istio reads from a CA Secret.
@@ -31,7 +31,11 @@ pub struct CaSecret {
 impl CaSecret {
     fn read(item: &Item<SecretContents>, required: &[&'static str]) -> CaSecret {
         let entry = |key: &str| item.spec.entries.get(key);
-        let certs = |key: &str| entry(key).map(|e| e.certificates.clone()).unwrap_or_default();
+        let certs = |key: &str| {
+            entry(key)
+                .map(|e| e.certificates.clone())
+                .unwrap_or_default()
+        };
         let missing = required
             .iter()
             .copied()
@@ -158,7 +162,10 @@ impl MeshTrust {
             (None, Some(ca)) => (ca_roots(ca), Some(ca.source.clone())),
             (None, None) => (Vec::new(), None),
         };
-        let multi_root_enabled = mesh.istiod.as_ref().is_some_and(|i| i.spec.flag(MULTIROOT_FLAG))
+        let multi_root_enabled = mesh
+            .istiod
+            .as_ref()
+            .is_some_and(|i| i.spec.flag(MULTIROOT_FLAG))
             && mesh
                 .config
                 .default_config
@@ -209,7 +216,11 @@ fn ca_roots(ca: &CaSecret) -> Vec<Arc<Certificate>> {
     if !ca.root_certs.is_empty() {
         return ca.root_certs.clone();
     }
-    ca.ca_cert.iter().filter(|c| c.self_issued).cloned().collect()
+    ca.ca_cert
+        .iter()
+        .filter(|c| c.self_issued)
+        .cloned()
+        .collect()
 }
 
 fn published_roots(mesh: &Mesh) -> Vec<PublishedRoots> {
@@ -237,7 +248,8 @@ fn extra_roots(mesh: &Mesh, multi_root_enabled: bool) -> Vec<ExtraRoots> {
         .enumerate()
         .map(|(index, entry)| {
             let bundle = crate::pki::Bundle::decode(entry.pem.as_bytes(), &mut cache);
-            let all_ca = !bundle.certificates.is_empty() && bundle.certificates.iter().all(|c| c.is_ca);
+            let all_ca =
+                !bundle.certificates.is_empty() && bundle.certificates.iter().all(|c| c.is_ca);
             ExtraRoots {
                 index,
                 effective: multi_root_enabled && all_ca,

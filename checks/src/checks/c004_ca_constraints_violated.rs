@@ -28,25 +28,41 @@ crate::declare_check! {
 fn run(cx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     for view in cx.meshes() {
-        let Some((issuing, rest)) = view.trust.signing_chain.split_first() else { continue };
+        let Some((issuing, rest)) = view.trust.signing_chain.split_first() else {
+            continue;
+        };
         let mut problems: Vec<String> = Vec::new();
         let mut anchors = view.trust.own_roots.clone();
         anchors.extend(rest.iter().filter(|c| c.self_issued).cloned());
         match verify(issuing, rest, &anchors, cx.at()) {
-            Verification::Trusted { path, problems: found } => {
+            Verification::Trusted {
+                path,
+                problems: found,
+            } => {
                 problems.extend(
                     found
                         .iter()
-                        .filter(|p| !matches!(p, PathProblem::Expired { .. } | PathProblem::NotYetValid { .. }))
+                        .filter(|p| {
+                            !matches!(
+                                p,
+                                PathProblem::Expired { .. } | PathProblem::NotYetValid { .. }
+                            )
+                        })
                         .map(PathProblem::describe),
                 );
                 // The issuing CA is the chain's leaf here: it must itself be a CA.
                 if let Some(first) = path.first() {
                     if !first.is_ca {
-                        problems.push(format!("`{}` issues workload certificates but is not a CA", first.subject));
+                        problems.push(format!(
+                            "`{}` issues workload certificates but is not a CA",
+                            first.subject
+                        ));
                     }
                     if first.key_usage.as_ref().is_some_and(|k| !k.key_cert_sign) {
-                        problems.push(format!("`{}` issues workload certificates but its keyUsage lacks keyCertSign", first.subject));
+                        problems.push(format!(
+                            "`{}` issues workload certificates but its keyUsage lacks keyCertSign",
+                            first.subject
+                        ));
                     }
                 }
             }
@@ -55,7 +71,10 @@ fn run(cx: &Context) -> Vec<Finding> {
         if let Some(eku) = &issuing.extended_key_usage
             && !eku.iter().any(|u| u == "serverAuth" || u == "any")
         {
-            problems.push(format!("`{}` has an extendedKeyUsage without serverAuth", issuing.subject));
+            problems.push(format!(
+                "`{}` has an extendedKeyUsage without serverAuth",
+                issuing.subject
+            ));
         }
         problems.dedup();
         if problems.is_empty() {
@@ -64,7 +83,11 @@ fn run(cx: &Context) -> Vec<Finding> {
         let mut finding = Finding::new(
             &CHECK.info,
             view.side,
-            format!("{}'s CA chain breaks issuer rules: {}.", view.mesh.name, problems.join("; ")),
+            format!(
+                "{}'s CA chain breaks issuer rules: {}.",
+                view.mesh.name,
+                problems.join("; ")
+            ),
         );
         if let Some(e) = super::evidence::signer(view, "issuing CA") {
             finding = finding.evidence(e);

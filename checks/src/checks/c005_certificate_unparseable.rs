@@ -28,13 +28,31 @@ fn run(cx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     for view in cx.meshes() {
         let mesh = view.mesh;
-        let secrets = mesh.secrets.iter().flat_map(|s| s.spec.entries.iter().map(move |(k, e)| (&s.source, k, e)));
-        let config_maps = mesh.config_maps.iter().flat_map(|c| c.spec.pem.iter().map(move |(k, e)| (&c.source, k, e)));
+        let secrets = mesh
+            .secrets
+            .iter()
+            .flat_map(|s| s.spec.entries.iter().map(move |(k, e)| (&s.source, k, e)));
+        let config_maps = mesh
+            .config_maps
+            .iter()
+            .flat_map(|c| c.spec.pem.iter().map(move |(k, e)| (&c.source, k, e)));
         for (source, key, entry) in secrets.chain(config_maps) {
             for err in &entry.errors {
-                out.push(finding(view.side, &mesh.name, &format!("{} key `{key}`", source.object), &err.message, err.line).evidence(
-                    Evidence::object(view.side, source, Some(&format!("data.{key}")), format!("line {} of the value: {}", err.line, err.message)),
-                ));
+                out.push(
+                    finding(
+                        view.side,
+                        &mesh.name,
+                        &format!("{} key `{key}`", source.object),
+                        &err.message,
+                        err.line,
+                    )
+                    .evidence(Evidence::object(
+                        view.side,
+                        source,
+                        Some(&format!("data.{key}")),
+                        format!("line {} of the value: {}", err.line, err.message),
+                    )),
+                );
             }
         }
         for extra in &view.trust.extra_roots {
@@ -42,7 +60,12 @@ fn run(cx: &Context) -> Vec<Finding> {
                 let what = format!("meshConfig.caCertificates[{}].pem", extra.index);
                 let mut f = finding(view.side, &mesh.name, &what, &err.message, err.line);
                 if let Some(src) = &mesh.config_source {
-                    f = f.evidence(Evidence::object(view.side, src, Some("data.mesh"), what.clone()));
+                    f = f.evidence(Evidence::object(
+                        view.side,
+                        src,
+                        Some("data.mesh"),
+                        what.clone(),
+                    ));
                 }
                 out.push(f);
             }

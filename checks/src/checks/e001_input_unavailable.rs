@@ -3,7 +3,10 @@ use crate::context::Context;
 use crate::finding::{Evidence, Finding};
 
 /// Checks that need a mesh's CA material.
-const NEEDS_CA: &[&str] = &["T001", "T002", "T003", "T004", "T005", "T006", "T007", "T008", "T009", "C001", "C002", "C003", "C004"];
+const NEEDS_CA: &[&str] = &[
+    "T001", "T002", "T003", "T004", "T005", "T006", "T007", "T008", "T009", "C001", "C002", "C003",
+    "C004",
+];
 
 crate::declare_check! {
     /// Something the diagnosis needs could not be read.
@@ -41,11 +44,21 @@ fn run(cx: &Context) -> Vec<Finding> {
                         view.mesh.name,
                         missing.what,
                         missing.reason,
-                        if missing.disables.is_empty() { "nothing".to_string() } else { missing.disables.join(", ") }
+                        if missing.disables.is_empty() {
+                            "nothing".to_string()
+                        } else {
+                            missing.disables.join(", ")
+                        }
                     ),
                 )
-                .evidence(Evidence::fact(view.side, format!("{}: {}", missing.what, missing.reason)))
-                .fix(format!("Make {} readable (see the reason) and run again.", missing.what)),
+                .evidence(Evidence::fact(
+                    view.side,
+                    format!("{}: {}", missing.what, missing.reason),
+                ))
+                .fix(format!(
+                    "Make {} readable (see the reason) and run again.",
+                    missing.what
+                )),
             );
         }
         if view.trust.mode == CaMode::Unknown {

@@ -32,7 +32,11 @@ fn run(cx: &Context) -> Vec<Finding> {
                 .as_ref()
                 .map(|o| o.to_string())
                 .unwrap_or_else(|| "a document".to_string());
-            let field = invalid.field.as_deref().map(|f| format!(" field `{f}`")).unwrap_or_default();
+            let field = invalid
+                .field
+                .as_deref()
+                .map(|f| format!(" field `{f}`"))
+                .unwrap_or_default();
             let mut evidence = Evidence::fact(view.side, invalid.message.clone());
             if let Some(o) = &invalid.object {
                 evidence.kind = o.kind.clone();
@@ -40,8 +44,19 @@ fn run(cx: &Context) -> Vec<Finding> {
                 evidence.name = o.name.clone();
             }
             evidence.field = invalid.field.clone();
-            if let Origin::File { path, document, line, column } = &invalid.origin {
-                evidence.location = Some(Location { path: path.clone(), line: *line, column: *column, document: *document });
+            if let Origin::File {
+                path,
+                document,
+                line,
+                column,
+            } = &invalid.origin
+            {
+                evidence.location = Some(Location {
+                    path: path.clone(),
+                    line: *line,
+                    column: *column,
+                    document: *document,
+                });
             }
             out.push(
                 Finding::new(

@@ -27,6 +27,9 @@ pub fn trusted_roots(view: &MeshView, roots: &[Arc<Certificate>], note: &str) ->
     };
     roots
         .iter()
-        .map(|r| Evidence::object(view.side, source, Some(&format!("data.{ROOT_CERT}")), note).with_certificate(r))
+        .map(|r| {
+            Evidence::object(view.side, source, Some(&format!("data.{ROOT_CERT}")), note)
+                .with_certificate(r)
+        })
         .collect()
 }

@@ -32,7 +32,11 @@ crate::declare_check! {
 
 fn run(cx: &Context) -> Vec<Finding> {
     let (client, server) = (cx.client.mesh, cx.server.mesh);
-    if server.istiod.as_ref().is_some_and(|i| i.spec.flag(SKIP_VALIDATION)) {
+    if server
+        .istiod
+        .as_ref()
+        .is_some_and(|i| i.spec.flag(SKIP_VALIDATION))
+    {
         return Vec::new();
     }
     let accepted = accepted_trust_domains(server);
@@ -40,7 +44,10 @@ fn run(cx: &Context) -> Vec<Finding> {
     if accepted.iter().any(|(t, _)| t == td) {
         return Vec::new();
     }
-    let list: Vec<String> = accepted.iter().map(|(t, via)| format!("{t} ({via})")).collect();
+    let list: Vec<String> = accepted
+        .iter()
+        .map(|(t, via)| format!("{t} ({via})"))
+        .collect();
     cx.routes
         .iter()
         .filter(|r| r.is_end_to_end())

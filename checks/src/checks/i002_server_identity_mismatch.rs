@@ -34,7 +34,11 @@ fn run(cx: &Context) -> Vec<Finding> {
         if expected.is_empty() || route.server_identities.is_empty() {
             continue;
         }
-        if route.server_identities.iter().any(|id| sans_contain(expected, id)) {
+        if route
+            .server_identities
+            .iter()
+            .any(|id| sans_contain(expected, id))
+        {
             continue;
         }
         let presented: Vec<String> = route.server_identities.iter().map(|i| i.uri()).collect();
@@ -58,7 +62,12 @@ fn run(cx: &Context) -> Vec<Finding> {
                 "expected SANs (taken literally)",
             )),
             _ => match &route.service_entry {
-                Some(src) => f.evidence(Evidence::object(Side::Client, src, Some("spec"), "expected SANs derived from subjectAltNames / endpoints[].serviceAccount")),
+                Some(src) => f.evidence(Evidence::object(
+                    Side::Client,
+                    src,
+                    Some("spec"),
+                    "expected SANs derived from subjectAltNames / endpoints[].serviceAccount",
+                )),
                 None => f,
             },
         };
@@ -66,20 +75,33 @@ fn run(cx: &Context) -> Vec<Finding> {
             && route.is_end_to_end()
         {
             for (src, _, sa) in &target.workloads {
-                f = f.evidence(Evidence::object(Side::Server, src, Some("spec.template.spec.serviceAccountName"), format!("runs as service account `{sa}`")));
+                f = f.evidence(Evidence::object(
+                    Side::Server,
+                    src,
+                    Some("spec.template.spec.serviceAccountName"),
+                    format!("runs as service account `{sa}`"),
+                ));
             }
         }
         if let Some(gw) = &route.gateway
             && !route.is_end_to_end()
         {
-            f = f.evidence(Evidence::object(Side::Server, &gw.gateway, Some(&format!("spec.servers[{}].tls.mode", gw.server)), format!("{} terminates TLS and presents its own identity", gw.tls_mode)));
+            f = f.evidence(Evidence::object(
+                Side::Server,
+                &gw.gateway,
+                Some(&format!("spec.servers[{}].tls.mode", gw.server)),
+                format!(
+                    "{} terminates TLS and presents its own identity",
+                    gw.tls_mode
+                ),
+            ));
         }
         let sans: Vec<String> = presented.iter().map(|p| format!("      - {p}")).collect();
         out.push(
             f.fix("Expect the identity the server really presents.")
                 .fix_yaml(format!(
                     "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: {host}\n  namespace: {ns}\nspec:\n  host: {host}\n  trafficPolicy:\n    tls:\n      mode: ISTIO_MUTUAL\n      subjectAltNames:\n{}",
-                    sans.join("\n").replace("      - ", "      - "),
+                    sans.join("\n"),
                     host = route.host,
                     ns = route.client_namespace
                 )),

@@ -36,25 +36,45 @@ fn run(cx: &Context) -> Vec<Finding> {
     let server = cx.server.mesh;
     let mut out = Vec::new();
     for route in &cx.routes {
-        let Some(target) = &route.target else { continue };
+        let Some(target) = &route.target else {
+            continue;
+        };
         if route.caller_identities.is_empty() {
             continue;
         }
-        let Some((_, labels, _)) = target.workloads.first() else { continue };
+        let Some((_, labels, _)) = target.workloads.first() else {
+            continue;
+        };
         let policies = applicable(server, &target.service.object.namespace, labels);
         let denied_by = |id: &SpiffeId| -> Option<Vec<&Item<AuthorizationPolicySpec>>> {
-            let deny: Vec<_> = policies.iter().copied().filter(|p| p.spec.action == "DENY" && admits(server, p, id)).collect();
+            let deny: Vec<_> = policies
+                .iter()
+                .copied()
+                .filter(|p| p.spec.action == "DENY" && admits(server, p, id))
+                .collect();
             if !deny.is_empty() {
                 return Some(deny);
             }
-            let allow: Vec<_> = policies.iter().copied().filter(|p| matches!(p.spec.action.as_str(), "" | "ALLOW")).collect();
+            let allow: Vec<_> = policies
+                .iter()
+                .copied()
+                .filter(|p| matches!(p.spec.action.as_str(), "" | "ALLOW"))
+                .collect();
             (!allow.is_empty() && !allow.iter().any(|p| admits(server, p, id))).then_some(allow)
         };
-        let verdicts: Vec<_> = route.caller_identities.iter().map(|id| (id, denied_by(id))).collect();
+        let verdicts: Vec<_> = route
+            .caller_identities
+            .iter()
+            .map(|id| (id, denied_by(id)))
+            .collect();
         if verdicts.iter().any(|(_, d)| d.is_none()) {
             continue; // At least one caller gets through.
         }
-        let callers: Vec<String> = route.caller_identities.iter().map(|i| i.principal()).collect();
+        let callers: Vec<String> = route
+            .caller_identities
+            .iter()
+            .map(|i| i.principal())
+            .collect();
         let mut f = Finding::new(
             &CHECK.info,
             Side::Server,
@@ -71,7 +91,19 @@ fn run(cx: &Context) -> Vec<Finding> {
             for p in policies.iter().flatten() {
                 if !shown.contains(&p.reference()) {
                     shown.push(p.reference());
-                    f = f.evidence(Evidence::object(Side::Server, &p.source, Some("spec.rules"), format!("{} policy does not admit the caller", if p.spec.action.is_empty() { "ALLOW" } else { &p.spec.action })));
+                    f = f.evidence(Evidence::object(
+                        Side::Server,
+                        &p.source,
+                        Some("spec.rules"),
+                        format!(
+                            "{} policy does not admit the caller",
+                            if p.spec.action.is_empty() {
+                                "ALLOW"
+                            } else {
+                                &p.spec.action
+                            }
+                        ),
+                    ));
                 }
             }
         }
@@ -80,7 +112,7 @@ fn run(cx: &Context) -> Vec<Finding> {
             f.fix("Allow the caller's real principal (its own trust domain, or the gateway's identity for terminated routes).")
                 .fix_yaml(format!(
                     "# add to the ALLOW policy's rules\n- from:\n  - source:\n      principals:\n{}",
-                    principals.join("\n").replace("        - ", "        - ")
+                    principals.join("\n")
                 )),
         );
     }
@@ -88,20 +120,37 @@ fn run(cx: &Context) -> Vec<Finding> {
 }
 
 /// Policies that apply to pods with `labels` in `namespace`.
-fn applicable<'m>(mesh: &'m Mesh, namespace: &str, labels: &BTreeMap<String, String>) -> Vec<&'m Item<AuthorizationPolicySpec>> {
+fn applicable<'m>(
+    mesh: &'m Mesh,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+) -> Vec<&'m Item<AuthorizationPolicySpec>> {
     let root = mesh.config.root_namespace.as_str();
     mesh.authorization_policies
         .iter()
         .filter(|p| p.namespace() == namespace || p.namespace() == root)
         .filter(|p| p.spec.target_ref.is_none() && p.spec.target_refs.is_empty())
-        .filter(|p| p.spec.selector.as_ref().is_none_or(|s| labels_match(s.labels(), labels)))
+        .filter(|p| {
+            p.spec
+                .selector
+                .as_ref()
+                .is_none_or(|s| labels_match(s.labels(), labels))
+        })
         .collect()
 }
 
 /// Whether a policy's rules match a request from `caller`.
 fn admits(mesh: &Mesh, policy: &Item<AuthorizationPolicySpec>, caller: &SpiffeId) -> bool {
-    let Some(rules) = &policy.spec.rules else { return false };
-    rules.iter().any(|rule| rule.from.is_empty() || rule.from.iter().any(|f| source_matches(mesh, &f.source, caller)))
+    let Some(rules) = &policy.spec.rules else {
+        return false;
+    };
+    rules.iter().any(|rule| {
+        rule.from.is_empty()
+            || rule
+                .from
+                .iter()
+                .any(|f| source_matches(mesh, &f.source, caller))
+    })
 }
 
 fn source_matches(mesh: &Mesh, source: &AuthzSource, caller: &SpiffeId) -> bool {
@@ -111,8 +160,8 @@ fn source_matches(mesh: &Mesh, source: &AuthzSource, caller: &SpiffeId) -> bool 
         && !principal_ok(&source.not_principals)
         && (source.namespaces.is_empty() || namespace_ok(&source.namespaces))
         && !namespace_ok(&source.not_namespaces)
-        // Request principals (JWT) and IP blocks cannot be judged from identities: a source that
-        // needs them is assumed to match some requests.
+    // Request principals (JWT) and IP blocks cannot be judged from identities: a source that
+    // needs them is assumed to match some requests.
 }
 
 /// Matches a policy principal against a caller, with B's trust-domain expansion.
@@ -121,7 +170,9 @@ fn principal_matches(mesh: &Mesh, pattern: &str, caller: &SpiffeId) -> bool {
     if wildcard(pattern, &actual) {
         return true;
     }
-    let Some((td, rest)) = pattern.split_once("/ns/") else { return false };
+    let Some((td, rest)) = pattern.split_once("/ns/") else {
+        return false;
+    };
     let own = &mesh.config.trust_domain;
     let aliases = &mesh.config.trust_domain_aliases;
     let expandable = td == own || td == "cluster.local" || aliases.iter().any(|a| a == td);
@@ -155,11 +206,31 @@ mod tests {
         mesh.config.trust_domain = "mesh-b.local".into();
         mesh.config.trust_domain_aliases = vec!["mesh-a.local".into()];
         let caller = SpiffeId::new("mesh-a.local", "shop", "frontend");
-        assert!(principal_matches(&mesh, "cluster.local/ns/shop/sa/frontend", &caller));
-        assert!(principal_matches(&mesh, "mesh-b.local/ns/shop/sa/*", &caller));
+        assert!(principal_matches(
+            &mesh,
+            "cluster.local/ns/shop/sa/frontend",
+            &caller
+        ));
+        assert!(principal_matches(
+            &mesh,
+            "mesh-b.local/ns/shop/sa/*",
+            &caller
+        ));
         mesh.config.trust_domain_aliases.clear();
-        assert!(!principal_matches(&mesh, "cluster.local/ns/shop/sa/frontend", &caller));
-        assert!(principal_matches(&mesh, "mesh-a.local/ns/shop/sa/frontend", &caller));
-        assert!(!principal_matches(&mesh, "other.local/ns/shop/sa/frontend", &caller));
+        assert!(!principal_matches(
+            &mesh,
+            "cluster.local/ns/shop/sa/frontend",
+            &caller
+        ));
+        assert!(principal_matches(
+            &mesh,
+            "mesh-a.local/ns/shop/sa/frontend",
+            &caller
+        ));
+        assert!(!principal_matches(
+            &mesh,
+            "other.local/ns/shop/sa/frontend",
+            &caller
+        ));
     }
 }

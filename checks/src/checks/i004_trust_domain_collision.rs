@@ -43,8 +43,16 @@ fn run(cx: &Context) -> Vec<Finding> {
     );
     for view in cx.meshes() {
         f = match &view.mesh.config_source {
-            Some(src) => f.evidence(Evidence::object(view.side, src, Some("data.mesh"), format!("trustDomain: {}", view.mesh.config.trust_domain))),
-            None => f.evidence(Evidence::fact(view.side, "no mesh config: default trust domain cluster.local")),
+            Some(src) => f.evidence(Evidence::object(
+                view.side,
+                src,
+                Some("data.mesh"),
+                format!("trustDomain: {}", view.mesh.config.trust_domain),
+            )),
+            None => f.evidence(Evidence::fact(
+                view.side,
+                "no mesh config: default trust domain cluster.local",
+            )),
         };
     }
     vec![f

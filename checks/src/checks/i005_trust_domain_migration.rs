@@ -31,11 +31,18 @@ fn run(cx: &Context) -> Vec<Finding> {
         for secret in &view.mesh.secrets {
             for (key, entry) in &secret.spec.entries {
                 for cert in &entry.certificates {
-                    let Some(found) = cert.spiffe_id().and_then(trust_domain_of) else { continue };
+                    let Some(found) = cert.spiffe_id().and_then(trust_domain_of) else {
+                        continue;
+                    };
                     if found == td {
                         continue;
                     }
-                    let aliased = view.mesh.config.trust_domain_aliases.iter().any(|a| a == found);
+                    let aliased = view
+                        .mesh
+                        .config
+                        .trust_domain_aliases
+                        .iter()
+                        .any(|a| a == found);
                     out.push(
                         Finding::new(
                             &CHECK.info,

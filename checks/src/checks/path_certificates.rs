@@ -37,14 +37,35 @@ pub fn collect<'a>(cx: &'a Context<'a>) -> Vec<PathCertificate<'a>> {
             } else {
                 ("data.cert-chain.pem", "chain certificate")
             };
-            push(&mut out, cert, view, trust.signing_source.clone(), field, role);
+            push(
+                &mut out,
+                cert,
+                view,
+                trust.signing_source.clone(),
+                field,
+                role,
+            );
         }
         for cert in &trust.own_roots {
-            push(&mut out, cert, view, trust.own_roots_source.clone(), "data.root-cert.pem", "trusted root");
+            push(
+                &mut out,
+                cert,
+                view,
+                trust.own_roots_source.clone(),
+                "data.root-cert.pem",
+                "trusted root",
+            );
         }
         for extra in trust.extra_roots.iter().filter(|e| e.effective) {
             for cert in &extra.certs {
-                push(&mut out, cert, view, view.mesh.config_source.clone(), "data.mesh", "extra trusted root");
+                push(
+                    &mut out,
+                    cert,
+                    view,
+                    view.mesh.config_source.clone(),
+                    "data.mesh",
+                    "extra trusted root",
+                );
             }
         }
     }

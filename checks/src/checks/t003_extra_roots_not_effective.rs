@@ -27,7 +27,10 @@ crate::declare_check! {
 }
 
 fn run(cx: &Context) -> Vec<Finding> {
-    cx.meshes().into_iter().flat_map(|view| check_mesh(view)).collect()
+    cx.meshes()
+        .into_iter()
+        .flat_map(|view| check_mesh(view))
+        .collect()
 }
 
 fn check_mesh(view: &MeshView) -> Vec<Finding> {
@@ -45,13 +48,22 @@ fn check_mesh(view: &MeshView) -> Vec<Finding> {
         let non_ca: Vec<_> = extra.certs.iter().filter(|c| !c.is_ca).collect();
         let mut reasons = Vec::new();
         if !new_roots.is_empty() && !view.trust.multi_root_enabled {
-            let istiod = mesh.istiod.as_ref().is_some_and(|i| i.spec.flag(MULTIROOT_FLAG));
+            let istiod = mesh
+                .istiod
+                .as_ref()
+                .is_some_and(|i| i.spec.flag(MULTIROOT_FLAG));
             if !istiod {
                 reasons.push(format!("istiod does not set {MULTIROOT_FLAG}=true"));
             }
-            let agent = mesh.config.default_config.proxy_metadata.get(XDS_AGENT_FLAG);
+            let agent = mesh
+                .config
+                .default_config
+                .proxy_metadata
+                .get(XDS_AGENT_FLAG);
             if agent.is_none_or(|v| !v.eq_ignore_ascii_case("true")) {
-                reasons.push(format!("proxies lack proxyMetadata.{XDS_AGENT_FLAG}: \"true\""));
+                reasons.push(format!(
+                    "proxies lack proxyMetadata.{XDS_AGENT_FLAG}: \"true\""
+                ));
             }
         }
         if !non_ca.is_empty() {
@@ -79,14 +91,24 @@ fn check_mesh(view: &MeshView) -> Vec<Finding> {
             ),
         );
         finding = match &mesh.config_source {
-            Some(src) => finding.evidence(Evidence::object(view.side, src, Some("data.mesh"), field)),
+            Some(src) => {
+                finding.evidence(Evidence::object(view.side, src, Some("data.mesh"), field))
+            }
             None => finding.evidence(Evidence::fact(view.side, field)),
         };
         for cert in new_roots {
-            finding = finding.evidence(Evidence::fact(view.side, "root declared but not distributed").with_certificate(cert));
+            finding = finding.evidence(
+                Evidence::fact(view.side, "root declared but not distributed")
+                    .with_certificate(cert),
+            );
         }
         if let Some(istiod) = &mesh.istiod {
-            finding = finding.evidence(Evidence::object(view.side, &istiod.source, Some("spec.template.spec.containers"), "istiod environment"));
+            finding = finding.evidence(Evidence::object(
+                view.side,
+                &istiod.source,
+                Some("spec.template.spec.containers"),
+                "istiod environment",
+            ));
         }
         out.push(
             finding

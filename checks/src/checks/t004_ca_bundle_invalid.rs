@@ -43,10 +43,16 @@ fn run(cx: &Context) -> Vec<Finding> {
 fn check_secret(cx: &Context, view: &MeshView, ca: &CaSecret, plug_in: bool) -> Option<Finding> {
     let mut problems: Vec<(String, Option<String>)> = Vec::new();
     for key in &ca.missing {
-        problems.push((format!("`{key}` is missing or empty"), Some(format!("data.{key}"))));
+        problems.push((
+            format!("`{key}` is missing or empty"),
+            Some(format!("data.{key}")),
+        ));
     }
     if ca.ca_cert.is_none() && !ca.missing.contains(&CA_CERT) {
-        problems.push((format!("`{CA_CERT}` holds no parseable certificate"), Some(format!("data.{CA_CERT}"))));
+        problems.push((
+            format!("`{CA_CERT}` holds no parseable certificate"),
+            Some(format!("data.{CA_CERT}")),
+        ));
     }
     if let Some(cert) = &ca.ca_cert {
         if ca.ca_key.as_ref().and_then(|k| k.matches(cert)) == Some(false) {
@@ -71,11 +77,20 @@ fn check_secret(cx: &Context, view: &MeshView, ca: &CaSecret, plug_in: bool) -> 
             "{} in {} is not a usable CA bundle: {}.",
             name,
             view.mesh.name,
-            problems.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join("; ")
+            problems
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
     );
     for (problem, field) in &problems {
-        finding = finding.evidence(Evidence::object(view.side, &ca.source, field.as_deref(), problem.clone()));
+        finding = finding.evidence(Evidence::object(
+            view.side,
+            &ca.source,
+            field.as_deref(),
+            problem.clone(),
+        ));
     }
     Some(
         finding
@@ -91,7 +106,11 @@ fn check_secret(cx: &Context, view: &MeshView, ca: &CaSecret, plug_in: bool) -> 
 }
 
 /// `ca-cert.pem` must chain to `root-cert.pem`. A missing intermediate is T005's business.
-fn chain_problem(cx: &Context, ca: &CaSecret, cert: &std::sync::Arc<crate::pki::Certificate>) -> Option<(String, Option<String>)> {
+fn chain_problem(
+    cx: &Context,
+    ca: &CaSecret,
+    cert: &std::sync::Arc<crate::pki::Certificate>,
+) -> Option<(String, Option<String>)> {
     match verify(cert, &ca.cert_chain, &ca.root_certs, cx.at()) {
         Verification::Trusted { .. } => None,
         Verification::Untrusted(Untrusted::UnknownIssuer { cert: stuck, .. })
@@ -100,7 +119,10 @@ fn chain_problem(cx: &Context, ca: &CaSecret, cert: &std::sync::Arc<crate::pki::
             None
         }
         Verification::Untrusted(why) => Some((
-            format!("`{CA_CERT}` does not verify to `{ROOT_CERT}`: {}", why.describe()),
+            format!(
+                "`{CA_CERT}` does not verify to `{ROOT_CERT}`: {}",
+                why.describe()
+            ),
             Some(format!("data.{ROOT_CERT}")),
         )),
     }

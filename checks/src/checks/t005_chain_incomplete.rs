@@ -42,13 +42,17 @@ pub fn is_gap(ca: &CaSecret, stuck: &Arc<Certificate>) -> bool {
 fn run(cx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     for view in cx.meshes() {
-        let Some(ca) = &view.trust.plug_in else { continue };
+        let Some(ca) = &view.trust.plug_in else {
+            continue;
+        };
         let Some(cert) = &ca.ca_cert else { continue };
         if ca.root_certs.is_empty() {
             continue;
         }
-        let Verification::Untrusted(Untrusted::UnknownIssuer { cert: stuck, issuer }) =
-            verify(cert, &ca.cert_chain, &ca.root_certs, cx.at())
+        let Verification::Untrusted(Untrusted::UnknownIssuer {
+            cert: stuck,
+            issuer,
+        }) = verify(cert, &ca.cert_chain, &ca.root_certs, cx.at())
         else {
             continue;
         };

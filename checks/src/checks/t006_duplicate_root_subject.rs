@@ -64,7 +64,9 @@ fn check_mesh(view: &MeshView, chains: &[Arc<Certificate>]) -> Vec<Finding> {
             .filter(|c| !c.self_issued && c.raw_issuer() == root.raw_subject())
             .filter(|c| match &c.authority_key_id {
                 None => true,
-                Some(akid) => !namesakes.iter().any(|r| r.subject_key_id.as_ref() == Some(akid)),
+                Some(akid) => !namesakes
+                    .iter()
+                    .any(|r| r.subject_key_id.as_ref() == Some(akid)),
             })
             .collect();
         if ambiguous.is_empty() {
@@ -83,10 +85,17 @@ fn check_mesh(view: &MeshView, chains: &[Arc<Certificate>]) -> Vec<Finding> {
             ),
         );
         for r in &namesakes {
-            finding = finding.evidence(Evidence::fact(view.side, "root with this subject").with_certificate(r));
+            finding = finding
+                .evidence(Evidence::fact(view.side, "root with this subject").with_certificate(r));
         }
         for c in &ambiguous {
-            finding = finding.evidence(Evidence::fact(view.side, "intermediate without a matching authorityKeyIdentifier").with_certificate(c));
+            finding = finding.evidence(
+                Evidence::fact(
+                    view.side,
+                    "intermediate without a matching authorityKeyIdentifier",
+                )
+                .with_certificate(c),
+            );
         }
         out.push(finding.fix(
             "Re-issue one of the roots under a distinct subject name, and re-issue intermediates with \

@@ -30,8 +30,15 @@ fn run(cx: &Context) -> Vec<Finding> {
         if view.trust.mode != CaMode::SelfSigned {
             continue;
         }
-        let Some(ca) = &view.trust.self_signed else { continue };
-        let mut evidence = Evidence::object(view.side, &ca.source, Some("data.ca-cert.pem"), "istiod's self-signed CA; no cacerts Secret in the inputs");
+        let Some(ca) = &view.trust.self_signed else {
+            continue;
+        };
+        let mut evidence = Evidence::object(
+            view.side,
+            &ca.source,
+            Some("data.ca-cert.pem"),
+            "istiod's self-signed CA; no cacerts Secret in the inputs",
+        );
         if let Some(cert) = &ca.ca_cert {
             evidence = evidence.with_certificate(cert);
         }

@@ -29,16 +29,26 @@ fn run(cx: &Context) -> Vec<Finding> {
     for view in cx.meshes() {
         let current = match view.trust.mode {
             CaMode::PlugIn => view.trust.plug_in.as_ref().map(|c| c.root_certs.clone()),
-            CaMode::SelfSigned => view.trust.self_signed.as_ref().map(|c| c.ca_cert.iter().cloned().collect()),
+            CaMode::SelfSigned => view
+                .trust
+                .self_signed
+                .as_ref()
+                .map(|c| c.ca_cert.iter().cloned().collect()),
             _ => None,
         };
-        let Some(current) = current.filter(|c| !c.is_empty()) else { continue };
+        let Some(current) = current.filter(|c| !c.is_empty()) else {
+            continue;
+        };
         let stale: Vec<_> = view
             .trust
             .published
             .iter()
             .filter(|p| !p.roots.is_empty())
-            .filter(|p| !current.iter().all(|c| p.roots.iter().any(|r| r.same_key_and_name(c))))
+            .filter(|p| {
+                !current
+                    .iter()
+                    .all(|c| p.roots.iter().any(|r| r.same_key_and_name(c)))
+            })
             .collect();
         if stale.is_empty() {
             continue;
@@ -58,7 +68,13 @@ fn run(cx: &Context) -> Vec<Finding> {
         for p in &stale {
             for r in &p.roots {
                 finding = finding.evidence(
-                    Evidence::object(view.side, &p.source, Some("data.root-cert.pem"), "published root differs from the CA's").with_certificate(r),
+                    Evidence::object(
+                        view.side,
+                        &p.source,
+                        Some("data.root-cert.pem"),
+                        "published root differs from the CA's",
+                    )
+                    .with_certificate(r),
                 );
             }
         }

@@ -31,7 +31,9 @@ fn run(cx: &Context) -> Vec<Finding> {
         if view.trust.mode != CaMode::PlugInNotInEffect {
             continue;
         }
-        let Some(ca) = &view.trust.plug_in else { continue };
+        let Some(ca) = &view.trust.plug_in else {
+            continue;
+        };
         let mut finding = Finding::new(
             &CHECK.info,
             view.side,
@@ -42,11 +44,27 @@ fn run(cx: &Context) -> Vec<Finding> {
             ),
         );
         for root in &ca.root_certs {
-            finding = finding.evidence(Evidence::object(view.side, &ca.source, Some("data.root-cert.pem"), "plug-in root (not in effect)").with_certificate(root));
+            finding = finding.evidence(
+                Evidence::object(
+                    view.side,
+                    &ca.source,
+                    Some("data.root-cert.pem"),
+                    "plug-in root (not in effect)",
+                )
+                .with_certificate(root),
+            );
         }
         if let Some(src) = &view.trust.own_roots_source {
             for root in &view.trust.own_roots {
-                finding = finding.evidence(Evidence::object(view.side, src, Some("data.root-cert.pem"), "root the mesh actually publishes").with_certificate(root));
+                finding = finding.evidence(
+                    Evidence::object(
+                        view.side,
+                        src,
+                        Some("data.root-cert.pem"),
+                        "root the mesh actually publishes",
+                    )
+                    .with_certificate(root),
+                );
             }
         }
         out.push(

@@ -8,7 +8,12 @@ use crate::pki::{Verification, verify};
 use crate::registry::CheckInfo;
 
 /// Reports when `verifier` cannot chain `presenter`'s CA to any root it trusts.
-pub fn check(cx: &Context, info: &CheckInfo, verifier: &MeshView, presenter: &MeshView) -> Vec<Finding> {
+pub fn check(
+    cx: &Context,
+    info: &CheckInfo,
+    verifier: &MeshView,
+    presenter: &MeshView,
+) -> Vec<Finding> {
     let trust_set = verifier.trust.trust_set();
     if trust_set.is_empty() || !presenter.trust.is_known() {
         return Vec::new(); // E001 names what is missing.
@@ -41,14 +46,25 @@ pub fn check(cx: &Context, info: &CheckInfo, verifier: &MeshView, presenter: &Me
              (and `tlsv1 alert unknown ca` on {who_presents}'s)."
         ),
     );
-    if let Some(e) = evidence::signer(presenter, &format!("{who_presents} issues workload certificates with this CA")) {
+    if let Some(e) = evidence::signer(
+        presenter,
+        &format!("{who_presents} issues workload certificates with this CA"),
+    ) {
         finding = finding.evidence(e);
     }
-    for e in evidence::trusted_roots(verifier, &trust_set, &format!("a root {who_verifies}'s proxies trust")) {
+    for e in evidence::trusted_roots(
+        verifier,
+        &trust_set,
+        &format!("a root {who_verifies}'s proxies trust"),
+    ) {
         finding = finding.evidence(e);
     }
     if presenter.trust.signing_chain.is_empty() {
-        for e in evidence::trusted_roots(presenter, &presenter.trust.own_roots, &format!("{who_presents}'s root")) {
+        for e in evidence::trusted_roots(
+            presenter,
+            &presenter.trust.own_roots,
+            &format!("{who_presents}'s root"),
+        ) {
             finding = finding.evidence(e);
         }
     }

@@ -55,7 +55,10 @@ impl MeshBuilder {
         if !raw.body.is_object() {
             // Empty documents (`---` at the end of a file) are common and harmless.
             if !raw.body.is_null() {
-                self.invalid(raw.origin, "document is not a mapping (a Kubernetes object)");
+                self.invalid(
+                    raw.origin,
+                    "document is not a mapping (a Kubernetes object)",
+                );
             }
             return;
         }
@@ -70,7 +73,12 @@ impl MeshBuilder {
         };
         let kind = raw.kind().to_string();
         if kind.is_empty() {
-            return self.reject(&raw, None, Some("kind".into()), "object has no `kind`".into());
+            return self.reject(
+                &raw,
+                None,
+                Some("kind".into()),
+                "object has no `kind`".into(),
+            );
         }
         let source = Source {
             object: ObjectRef {
@@ -85,7 +93,11 @@ impl MeshBuilder {
         let istio_networking = group == "networking.istio.io";
         let istio_security = group == "security.istio.io";
         match kind.as_str() {
-            "Namespace" => self.mesh.namespaces.push(Item { meta, source, spec: () }),
+            "Namespace" => self.mesh.namespaces.push(Item {
+                meta,
+                source,
+                spec: (),
+            }),
             "Service" => self.service(&raw, meta, source),
             "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
                 self.pod_template(&raw, meta, source)
@@ -117,7 +129,13 @@ impl MeshBuilder {
         }
     }
 
-    fn reject(&mut self, raw: &RawObject, object: Option<ObjectRef>, field: Option<String>, message: String) {
+    fn reject(
+        &mut self,
+        raw: &RawObject,
+        object: Option<ObjectRef>,
+        field: Option<String>,
+        message: String,
+    ) {
         self.mesh.invalid.push(InvalidInput {
             origin: raw.origin.clone(),
             object,
@@ -237,7 +255,12 @@ impl MeshBuilder {
                     Value::String(s) => s.as_str(),
                     Value::Null => "",
                     _ => {
-                        self.reject(raw, Some(source.object.clone()), Some(format!("{section}.{key}")), "value is not a string".into());
+                        self.reject(
+                            raw,
+                            Some(source.object.clone()),
+                            Some(format!("{section}.{key}")),
+                            "value is not a string".into(),
+                        );
                         continue;
                     }
                 };
@@ -246,7 +269,12 @@ impl MeshBuilder {
                     match STANDARD.decode(compact.as_bytes()) {
                         Ok(b) => b,
                         Err(e) => {
-                            self.reject(raw, Some(source.object.clone()), Some(format!("{section}.{key}")), format!("value is not base64: {e}"));
+                            self.reject(
+                                raw,
+                                Some(source.object.clone()),
+                                Some(format!("{section}.{key}")),
+                                format!("value is not base64: {e}"),
+                            );
                             continue;
                         }
                     }
@@ -297,20 +325,22 @@ impl MeshBuilder {
         }
         let data: BTreeMap<String, String> = match field(&raw.body, "data") {
             Ok(d) => d,
-            Err((path, message)) => return self.reject(raw, Some(source.object), Some(path), message),
+            Err((path, message)) => {
+                return self.reject(raw, Some(source.object), Some(path), message);
+            }
         };
         let mut contents = ConfigMapContents::default();
         for (key, value) in &data {
-            if key.ends_with(".pem") {
-                if let Some(entry) = self.pem_entry(key, value.as_bytes()) {
-                    contents.pem.insert(key.clone(), entry);
-                }
+            if key.ends_with(".pem")
+                && let Some(entry) = self.pem_entry(key, value.as_bytes())
+            {
+                contents.pem.insert(key.clone(), entry);
             }
         }
-        if meta.name == "istio" || meta.name.starts_with("istio-") && data.contains_key("mesh") {
-            if let Some(mesh) = data.get("mesh") {
-                self.istio_config_maps.push((source.clone(), mesh.clone()));
-            }
+        // `istio` or a revision's `istio-<rev>`.
+        let is_mesh_config = meta.name == "istio" || meta.name.starts_with("istio-");
+        if is_mesh_config && let Some(mesh) = data.get("mesh") {
+            self.istio_config_maps.push((source.clone(), mesh.clone()));
         }
         contents.data = data
             .into_iter()
@@ -332,9 +362,8 @@ impl MeshBuilder {
     fn read_mesh_config(&mut self) {
         // Prefer the default revision's `istio` ConfigMap in the control-plane namespace.
         let system = self.mesh.system_namespace().to_string();
-        self.istio_config_maps.sort_by_key(|(s, _)| {
-            (s.object.name != "istio", s.object.namespace != system)
-        });
+        self.istio_config_maps
+            .sort_by_key(|(s, _)| (s.object.name != "istio", s.object.namespace != system));
         let Some((source, text)) = self.istio_config_maps.first().cloned() else {
             return;
         };
@@ -378,7 +407,11 @@ impl MeshBuilder {
 
 fn is_istiod(meta: &Metadata, workload: &Workload) -> bool {
     (meta.name == "istiod" || meta.name.starts_with("istiod-"))
-        && workload.pod.containers.iter().any(|c| c.name == "discovery")
+        && workload
+            .pod
+            .containers
+            .iter()
+            .any(|c| c.name == "discovery")
 }
 
 fn image_tag(image: &str) -> Option<String> {
@@ -393,7 +426,11 @@ fn field<T: DeserializeOwned + Default>(body: &Value, name: &str) -> Result<T, (
     match body.get(name) {
         None | Some(Value::Null) => Ok(T::default()),
         Some(v) => typed(v).map_err(|(path, message)| {
-            let path = if path == "." { name.to_string() } else { format!("{name}.{path}") };
+            let path = if path == "." {
+                name.to_string()
+            } else {
+                format!("{name}.{path}")
+            };
             (path, message)
         }),
     }

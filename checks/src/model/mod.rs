@@ -23,7 +23,9 @@ use crate::pki::{Certificate, KeyFacts, PemError};
 use crate::time::Timestamp;
 
 /// Which mesh: the one whose workloads call out, or the one that serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     Client,

@@ -82,7 +82,8 @@ impl RawObject {
     /// each keeping the list's origin and its item path in `prefix`.
     pub fn flatten(self) -> Vec<RawObject> {
         let is_list = self.kind() == "List"
-            || (self.kind().ends_with("List") && self.body.get("items").is_some_and(Value::is_array));
+            || (self.kind().ends_with("List")
+                && self.body.get("items").is_some_and(Value::is_array));
         if !is_list {
             return vec![self];
         }

@@ -36,6 +36,9 @@ pub enum Untrusted {
 impl Untrusted {
     pub fn describe(&self) -> String {
         match self {
+            Untrusted::UnknownIssuer { cert, .. } if cert.self_issued => {
+                format!("`{}` is a root that is not in the trust set", cert.subject)
+            }
             Untrusted::UnknownIssuer { cert, issuer } => format!(
                 "no trusted root or presented intermediate issued `{}` (issuer `{issuer}`)",
                 cert.subject
@@ -53,18 +56,34 @@ impl Untrusted {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum PathProblem {
-    Expired { cert: Arc<Certificate> },
-    NotYetValid { cert: Arc<Certificate> },
+    Expired {
+        cert: Arc<Certificate>,
+    },
+    NotYetValid {
+        cert: Arc<Certificate>,
+    },
     /// An issuing certificate without `CA:TRUE` (or without basicConstraints at all).
-    NotCa { cert: Arc<Certificate> },
+    NotCa {
+        cert: Arc<Certificate>,
+    },
     /// An issuing certificate whose keyUsage lacks `keyCertSign`.
-    NoKeyCertSign { cert: Arc<Certificate> },
+    NoKeyCertSign {
+        cert: Arc<Certificate>,
+    },
     /// More intermediates below `cert` than its pathLen allows.
-    PathLenExceeded { cert: Arc<Certificate>, path_len: u32 },
+    PathLenExceeded {
+        cert: Arc<Certificate>,
+        path_len: u32,
+    },
     /// SHA-1 signature on a non-root certificate.
-    WeakSignature { cert: Arc<Certificate> },
+    WeakSignature {
+        cert: Arc<Certificate>,
+    },
     /// RSA key shorter than 2048 bits.
-    WeakKey { cert: Arc<Certificate>, bits: u32 },
+    WeakKey {
+        cert: Arc<Certificate>,
+        bits: u32,
+    },
 }
 
 impl PathProblem {
@@ -90,7 +109,9 @@ impl PathProblem {
                 format!("`{subject}` is not valid before {}", cert.not_before)
             }
             PathProblem::NotCa { .. } => {
-                format!("`{subject}` issues certificates but is not a CA (basicConstraints CA:TRUE missing)")
+                format!(
+                    "`{subject}` issues certificates but is not a CA (basicConstraints CA:TRUE missing)"
+                )
             }
             PathProblem::NoKeyCertSign { .. } => {
                 format!("`{subject}` issues certificates but its keyUsage lacks keyCertSign")
@@ -198,7 +219,10 @@ fn build(
         }
         path.pop();
     }
-    if failure.as_ref().is_none_or(|(depth, _)| *depth < path.len()) {
+    if failure
+        .as_ref()
+        .is_none_or(|(depth, _)| *depth < path.len())
+    {
         let reason = if any_named {
             Untrusted::BadSignature {
                 cert: current.clone(),

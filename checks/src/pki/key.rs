@@ -45,7 +45,10 @@ impl KeyFacts {
 /// `RSAPrivateKey ::= SEQUENCE { version, modulus, publicExponent, ... }`
 fn rsa_pkcs1(der: &[u8]) -> Result<KeyFacts, String> {
     let fields = sequence(der).ok_or("RSA key is not a DER sequence")?;
-    let modulus = fields.get(1).filter(|t| t.tag == INTEGER).ok_or("RSA key has no modulus")?;
+    let modulus = fields
+        .get(1)
+        .filter(|t| t.tag == INTEGER)
+        .ok_or("RSA key has no modulus")?;
     Ok(KeyFacts {
         algorithm: "RSA".into(),
         public_fingerprint: Some(sha256_hex(strip_zeros(modulus.value))),
@@ -116,10 +119,13 @@ fn ec_public_from_ring(pkcs8: &[u8]) -> Option<Vec<u8>> {
         ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair, KeyPair,
     };
     let rng = ring::rand::SystemRandom::new();
-    [&ECDSA_P256_SHA256_ASN1_SIGNING, &ECDSA_P384_SHA384_ASN1_SIGNING]
-        .into_iter()
-        .find_map(|alg| EcdsaKeyPair::from_pkcs8(alg, pkcs8, &rng).ok())
-        .map(|k| k.public_key().as_ref().to_vec())
+    [
+        &ECDSA_P256_SHA256_ASN1_SIGNING,
+        &ECDSA_P384_SHA384_ASN1_SIGNING,
+    ]
+    .into_iter()
+    .find_map(|alg| EcdsaKeyPair::from_pkcs8(alg, pkcs8, &rng).ok())
+    .map(|k| k.public_key().as_ref().to_vec())
 }
 
 /// `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`
@@ -163,7 +169,9 @@ fn tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
         if n == 0 || n > 4 || rest.len() < n {
             return None;
         }
-        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
         (len, &rest[n..])
     };
     if rest.len() < len {
@@ -203,7 +211,12 @@ mod tests {
 
     #[test]
     fn garbage_keys_are_errors_not_panics() {
-        for der in [&b""[..], &[0x30], &[0x30, 0x85, 1, 2, 3, 4, 5], &[0x30, 0x03, 0x02, 0x01]] {
+        for der in [
+            &b""[..],
+            &[0x30],
+            &[0x30, 0x85, 1, 2, 3, 4, 5],
+            &[0x30, 0x03, 0x02, 0x01],
+        ] {
             let block = PemBlock {
                 label: "RSA PRIVATE KEY".into(),
                 der: der.to_vec(),

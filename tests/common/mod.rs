@@ -1,0 +1,70 @@
+//! Shared test helpers: running the binary, locating fixtures and shared material.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The output of one run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+pub fn istio_peer(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_istio-peer"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run istio-peer");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `doctor` on a directory's client/ and server/ at a fixed instant.
+pub fn doctor(scenario_dir: &Path, at: &str, extra: &[&str]) -> Run {
+    let client = scenario_dir.join("client");
+    let server = scenario_dir.join("server");
+    let mut args = vec![
+        "doctor",
+        "--client",
+        client.to_str().unwrap(),
+        "--server",
+        server.to_str().unwrap(),
+        "--at",
+        at,
+    ];
+    args.extend_from_slice(extra);
+    istio_peer(&args)
+}
+
+/// Istio's published sample material in `../shared/istio`. Under CI it must exist; elsewhere
+/// a test without it is skipped with a printed reason.
+pub fn shared_istio() -> Option<PathBuf> {
+    let dir = root().join("../shared/istio");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("../shared/istio is missing, and CI=true requires it");
+    }
+    eprintln!("skipped: ../shared/istio is not present (Istio's sample certificates and CRDs)");
+    None
+}

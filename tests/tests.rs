@@ -1,0 +1,8 @@
+//! Integration tests: one binary, one module per area (as ripgrep does).
+
+mod common;
+
+mod catalogue;
+mod cli;
+mod interop;
+mod scenarios;
