@@ -220,10 +220,15 @@ fn link_causes(findings: &mut [Finding]) {
 }
 
 /// Whether a finding bears on a route: its own findings, and mesh-wide trust, identity and
-/// certificate findings (every route depends on the meshes' CAs).
+/// certificate findings (every route depends on the meshes' CAs) — except the mesh-path trust
+/// findings for a route whose server side is a gateway credential, where the server mesh's CA
+/// does not take part in the handshake.
 fn applies_to(finding: &Finding, route: &Route) -> bool {
     match &finding.route {
         Some(id) => *id == route.id,
+        None if matches!(finding.code.as_str(), "T001" | "T002") => {
+            !crate::checks::trust_direction::uses_gateway_credential(route)
+        }
         None => !matches!(finding.code.chars().next(), Some('E')),
     }
 }
@@ -256,7 +261,7 @@ fn route_report(route: &Route, findings: &[Finding]) -> RouteReport {
         tls_mode: route.client.mode.clone(),
         sni: route.client.sni.clone(),
         expected_sans: route.client.expected_sans.clone(),
-        server_identities: route.server_identities.iter().map(|i| i.uri()).collect(),
+        server_identities: route.server_identities.clone(),
         caller_identities: route.caller_identities.iter().map(|i| i.uri()).collect(),
         verdict,
         root_causes,

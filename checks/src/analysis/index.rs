@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::route::{GatewayHop, Target, gateway_host_admits};
+use super::route::{Credential, GatewayHop, Target, gateway_host_admits};
 use crate::model::{
     ClientTls, DestinationRuleSpec, Item, Mesh, Service, ServiceEntrySpec, Source, Workload,
 };
@@ -120,6 +120,12 @@ impl<'m> MeshIndex<'m> {
                     .as_ref()
                     .map(|t| t.mode.clone())
                     .unwrap_or_default();
+                let credential = server
+                    .tls
+                    .as_ref()
+                    .filter(|t| matches!(t.mode.as_str(), "MUTUAL" | "SIMPLE" | "OPTIONAL_MUTUAL"))
+                    .filter(|t| !t.credential_name.is_empty())
+                    .map(|t| self.credential(svc.namespace(), &t.credential_name));
                 return Some(GatewayHop {
                     gateway: gateway.source.clone(),
                     server: i,
@@ -129,10 +135,32 @@ impl<'m> MeshIndex<'m> {
                     port,
                     service_accounts,
                     workload_namespace: svc.namespace().to_string(),
+                    credential,
                 });
             }
         }
         None
+    }
+
+    /// A gateway credential as Istio resolves it: Secret `name` in the gateway's namespace,
+    /// client CAs from its `ca.crt`/`cacert`, else from Secret `<name>-cacert`.
+    fn credential(&self, namespace: &str, name: &str) -> Credential {
+        let secret = self.mesh.secret(namespace, name);
+        let entry = |s: &'m Item<crate::model::SecretContents>, key: &str| s.spec.entries.get(key).map(|e| e.certificates.clone());
+        let chain = secret.and_then(|s| entry(s, "tls.crt").or_else(|| entry(s, "cert"))).unwrap_or_default();
+        let cacert_secret = self.mesh.secret(namespace, &format!("{name}-cacert"));
+        let client_cas = [secret, cacert_secret]
+            .into_iter()
+            .flatten()
+            .flat_map(|s| ["ca.crt", "cacert"].into_iter().map(move |k| (s, k)))
+            .find_map(|(s, k)| entry(s, k).filter(|c| !c.is_empty()).map(|c| (c, (s.source.clone(), k.to_string()))));
+        Credential {
+            name: format!("{namespace}/{name}"),
+            secret: secret.map(|s| s.source.clone()),
+            chain,
+            client_cas: client_cas.as_ref().map(|(c, _)| c.clone()).unwrap_or_default(),
+            client_cas_source: client_cas.map(|(_, src)| src),
+        }
     }
 
     /// Namespaces whose workloads see a ServiceEntry (exportTo), excluding the control plane.

@@ -71,6 +71,23 @@ pub struct GatewayHop {
     /// Service accounts of the gateway pods.
     pub service_accounts: Vec<String>,
     pub workload_namespace: String,
+    /// For MUTUAL/SIMPLE servers: the `credentialName` Secret, decoded.
+    pub credential: Option<Credential>,
+}
+
+/// A gateway's TLS credential (`credentialName`): what it presents and whom it accepts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Credential {
+    /// `namespace/name` of the Secret, as the gateway looks it up (its own namespace).
+    pub name: String,
+    /// The Secret holding `tls.crt`; `None` when it is not in the inputs.
+    pub secret: Option<Source>,
+    /// `tls.crt`: the server certificate then its intermediates.
+    pub chain: Vec<std::sync::Arc<crate::pki::Certificate>>,
+    /// The client CA bundle (`ca.crt`, `cacert`, or Secret `<name>-cacert`).
+    pub client_cas: Vec<std::sync::Arc<crate::pki::Certificate>>,
+    /// Where the client CA bundle was found: the Secret and its key.
+    pub client_cas_source: Option<(Source, String)>,
 }
 
 /// The B service the route ends at.
@@ -97,8 +114,9 @@ pub struct Route {
     pub client: ClientSide,
     pub gateway: Option<GatewayHop>,
     pub target: Option<Target>,
-    /// Identities B presents to A (workload SA end-to-end, gateway SA when terminated).
-    pub server_identities: Vec<SpiffeId>,
+    /// SANs B presents to A: workload SPIFFE IDs end-to-end, the gateway's SPIFFE ID for
+    /// ISTIO_MUTUAL, the credential's URI and DNS SANs for MUTUAL.
+    pub server_identities: Vec<String>,
     /// Identities B's target sees as the caller.
     pub caller_identities: Vec<SpiffeId>,
     /// Why the route could not be followed further, in words.
@@ -300,7 +318,7 @@ fn follow_into_server(
                 route.server_identities = t
                     .workloads
                     .iter()
-                    .map(|(src, _, sa)| SpiffeId::new(td, &src.object.namespace, sa))
+                    .map(|(src, _, sa)| SpiffeId::new(td, &src.object.namespace, sa).uri())
                     .collect();
             }
             route.caller_identities = route.client.identities.clone();
@@ -312,7 +330,10 @@ fn follow_into_server(
                 .map(|sa| SpiffeId::new(td, &hop.workload_namespace, sa))
                 .collect();
             if route.topology == Topology::Terminated {
-                route.server_identities = gateway_ids.clone();
+                route.server_identities = match hop.credential.as_ref().and_then(|c| c.chain.first()) {
+                    Some(leaf) => leaf.uri_sans.iter().chain(&leaf.dns_sans).cloned().collect(),
+                    None => gateway_ids.iter().map(SpiffeId::uri).collect(),
+                };
                 route.caller_identities = gateway_ids;
             }
         }
@@ -336,10 +357,9 @@ pub fn parse_istio_sni(sni: &str) -> Option<(u32, String)> {
     Some((port.parse().ok()?, host.to_string()))
 }
 
-/// Whether any of `sans` names `id` exactly (Istio compares URI SANs literally).
-pub fn sans_contain(sans: &[String], id: &SpiffeId) -> bool {
-    let uri = id.uri();
-    sans.iter().any(|s| s == &uri)
+/// Whether the expected SANs name a presented one exactly (Istio compares SANs literally).
+pub fn sans_contain(expected: &[String], presented: &str) -> bool {
+    expected.iter().any(|s| s == presented)
 }
 
 /// Whether a Gateway's `hosts` entry admits `host` (`*.local`, `ns/host`, `*`).

@@ -33,7 +33,7 @@ fn run(cx: &Context) -> Vec<Finding> {
         .filter(|r| r.topology == Topology::Terminated)
         .filter_map(|route| {
             let gw = route.gateway.as_ref()?;
-            let ids: Vec<String> = route.server_identities.iter().map(|i| i.principal()).collect();
+            let ids: Vec<String> = route.caller_identities.iter().map(|i| i.principal()).collect();
             Some(
                 Finding::new(
                     &CHECK.info,

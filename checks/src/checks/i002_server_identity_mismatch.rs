@@ -41,7 +41,7 @@ fn run(cx: &Context) -> Vec<Finding> {
         {
             continue;
         }
-        let presented: Vec<String> = route.server_identities.iter().map(|i| i.uri()).collect();
+        let presented = &route.server_identities;
         let mut f = Finding::new(
             &CHECK.info,
             Side::Client,

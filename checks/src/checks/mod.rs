@@ -26,4 +26,4 @@ pub mod t009_plugin_ca_not_in_effect;
 
 mod evidence;
 mod path_certificates;
-mod trust_direction;
+pub(crate) mod trust_direction;

@@ -28,5 +28,5 @@ crate::declare_check! {
 }
 
 fn run(cx: &Context) -> Vec<Finding> {
-    super::trust_direction::check(cx, &CHECK.info, &cx.client, &cx.server)
+    super::trust_direction::client_trusts_server(cx, &CHECK.info)
 }

@@ -24,5 +24,5 @@ crate::declare_check! {
 }
 
 fn run(cx: &Context) -> Vec<Finding> {
-    super::trust_direction::check(cx, &CHECK.info, &cx.server, &cx.client)
+    super::trust_direction::server_trusts_client(cx, &CHECK.info)
 }
