@@ -4,5 +4,6 @@ mod common;
 
 mod catalogue;
 mod cli;
+mod crds;
 mod interop;
 mod scenarios;

@@ -1,14 +1,27 @@
 //! What a check sees: the snapshot plus facts derived from it once.
 
+use crate::analysis::index::MeshIndex;
 use crate::analysis::{MeshTrust, Route, route};
 use crate::model::{Mesh, Side, Snapshot};
 use crate::time::Timestamp;
 
-/// One mesh with its derived trust facts.
+/// One mesh with its indexes and derived trust facts.
 pub struct MeshView<'a> {
     pub side: Side,
     pub mesh: &'a Mesh,
+    pub index: MeshIndex<'a>,
     pub trust: MeshTrust,
+}
+
+impl<'a> MeshView<'a> {
+    fn new(side: Side, mesh: &'a Mesh) -> MeshView<'a> {
+        MeshView {
+            side,
+            mesh,
+            index: MeshIndex::new(mesh),
+            trust: MeshTrust::derive(mesh),
+        }
+    }
 }
 
 pub struct Context<'a> {
@@ -20,19 +33,14 @@ pub struct Context<'a> {
 
 impl<'a> Context<'a> {
     pub fn new(snapshot: &'a Snapshot) -> Context<'a> {
+        let client = MeshView::new(Side::Client, &snapshot.client);
+        let server = MeshView::new(Side::Server, &snapshot.server);
+        let routes = route::discover(&client.index, &server.index, &snapshot.hosts);
         Context {
             snapshot,
-            client: MeshView {
-                side: Side::Client,
-                mesh: &snapshot.client,
-                trust: MeshTrust::derive(&snapshot.client),
-            },
-            server: MeshView {
-                side: Side::Server,
-                mesh: &snapshot.server,
-                trust: MeshTrust::derive(&snapshot.server),
-            },
-            routes: route::discover(&snapshot.client, &snapshot.server, &snapshot.hosts),
+            client,
+            server,
+            routes,
         }
     }
 
@@ -43,14 +51,5 @@ impl<'a> Context<'a> {
     /// Both meshes, client first.
     pub fn meshes(&self) -> [&MeshView<'a>; 2] {
         [&self.client, &self.server]
-    }
-
-    /// The other mesh.
-    pub fn peer_of(&self, side: Side) -> &MeshView<'a> {
-        if side == Side::Client {
-            &self.server
-        } else {
-            &self.client
-        }
     }
 }

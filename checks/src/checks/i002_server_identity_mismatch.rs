@@ -74,12 +74,12 @@ fn run(cx: &Context) -> Vec<Finding> {
         if let Some(target) = &route.target
             && route.is_end_to_end()
         {
-            for (src, _, sa) in &target.workloads {
+            for pod in &target.pods {
                 f = f.evidence(Evidence::object(
                     Side::Server,
-                    src,
+                    &pod.source,
                     Some("spec.template.spec.serviceAccountName"),
-                    format!("runs as service account `{sa}`"),
+                    format!("runs as service account `{}`", pod.service_account),
                 ));
             }
         }

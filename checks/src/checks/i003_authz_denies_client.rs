@@ -42,7 +42,7 @@ fn run(cx: &Context) -> Vec<Finding> {
         if route.caller_identities.is_empty() {
             continue;
         }
-        let Some((_, labels, _)) = target.workloads.first() else {
+        let Some(labels) = target.pods.first().map(|p| &p.labels) else {
             continue;
         };
         let policies = applicable(server, &target.service.object.namespace, labels);

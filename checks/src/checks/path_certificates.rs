@@ -69,13 +69,31 @@ pub fn collect<'a>(cx: &'a Context<'a>) -> Vec<PathCertificate<'a>> {
             }
         }
     }
-    for credential in cx.routes.iter().filter_map(|r| r.gateway.as_ref()?.credential.as_ref()) {
+    for credential in cx
+        .routes
+        .iter()
+        .filter_map(|r| r.gateway.as_ref()?.credential.as_ref())
+    {
         for cert in &credential.chain {
-            push(&mut out, cert, &cx.server, credential.secret.clone(), "data.tls.crt", "gateway certificate");
+            push(
+                &mut out,
+                cert,
+                &cx.server,
+                credential.secret.clone(),
+                "data.tls.crt",
+                "gateway certificate",
+            );
         }
         if let Some((src, key)) = &credential.client_cas_source {
             for cert in &credential.client_cas {
-                push(&mut out, cert, &cx.server, Some(src.clone()), &format!("data.{key}"), "gateway client CA");
+                push(
+                    &mut out,
+                    cert,
+                    &cx.server,
+                    Some(src.clone()),
+                    &format!("data.{key}"),
+                    "gateway client CA",
+                );
             }
         }
     }

@@ -21,17 +21,26 @@ use crate::time::Timestamp;
 
 /// Whether a route's server side is a gateway credential rather than the server mesh's CA.
 pub fn uses_gateway_credential(route: &Route) -> bool {
-    route.gateway.as_ref().is_some_and(|g| g.credential.is_some())
+    route
+        .gateway
+        .as_ref()
+        .is_some_and(|g| g.credential.is_some())
 }
 
 /// T001: A verifies what B presents.
 pub fn client_trusts_server(cx: &Context, info: &CheckInfo) -> Vec<Finding> {
     let mut out = mesh_path(cx, info, &cx.client, &cx.server);
     for route in cx.routes.iter().filter(|r| r.client.mode == "ISTIO_MUTUAL") {
-        let Some(credential) = route.gateway.as_ref().and_then(|g| g.credential.as_ref()) else { continue };
-        let Some((leaf, rest)) = credential.chain.split_first() else { continue };
+        let Some(credential) = route.gateway.as_ref().and_then(|g| g.credential.as_ref()) else {
+            continue;
+        };
+        let Some((leaf, rest)) = credential.chain.split_first() else {
+            continue;
+        };
         let anchors = cx.client.trust.trust_set();
-        let Some(reason) = untrusted(leaf, rest, &anchors, cx.at()) else { continue };
+        let Some(reason) = untrusted(leaf, rest, &anchors, cx.at()) else {
+            continue;
+        };
         let mut f = Finding::new(
             info,
             Side::Client,
@@ -42,7 +51,8 @@ pub fn client_trusts_server(cx: &Context, info: &CheckInfo) -> Vec<Finding> {
         )
         .route(route.id.clone());
         f = credential_evidence(f, credential, leaf, "the certificate the gateway presents");
-        for e in evidence::trusted_roots(&cx.client, &anchors, "a root the client's proxies trust") {
+        for e in evidence::trusted_roots(&cx.client, &anchors, "a root the client's proxies trust")
+        {
             f = f.evidence(e);
         }
         out.push(f.fix(format!(
@@ -57,14 +67,20 @@ pub fn client_trusts_server(cx: &Context, info: &CheckInfo) -> Vec<Finding> {
 /// T002: B verifies what A presents.
 pub fn server_trusts_client(cx: &Context, info: &CheckInfo) -> Vec<Finding> {
     let mut out = mesh_path(cx, info, &cx.server, &cx.client);
-    let Some((issuing, rest)) = cx.client.trust.signing_chain.split_first() else { return out };
+    let Some((issuing, rest)) = cx.client.trust.signing_chain.split_first() else {
+        return out;
+    };
     for route in cx.routes.iter().filter(|r| r.client.mode == "ISTIO_MUTUAL") {
         let Some(gw) = &route.gateway else { continue };
-        let Some(credential) = &gw.credential else { continue };
+        let Some(credential) = &gw.credential else {
+            continue;
+        };
         if gw.tls_mode != "MUTUAL" || credential.client_cas.is_empty() {
             continue; // No client certificate requested, or no CA bundle at all (G005).
         }
-        let Some(reason) = untrusted(issuing, rest, &credential.client_cas, cx.at()) else { continue };
+        let Some(reason) = untrusted(issuing, rest, &credential.client_cas, cx.at()) else {
+            continue;
+        };
         let mut f = Finding::new(
             info,
             Side::Server,
@@ -76,7 +92,15 @@ pub fn server_trusts_client(cx: &Context, info: &CheckInfo) -> Vec<Finding> {
         .route(route.id.clone());
         if let Some((src, key)) = &credential.client_cas_source {
             for ca in &credential.client_cas {
-                f = f.evidence(Evidence::object(Side::Server, src, Some(&format!("data.{key}")), "a client CA the gateway accepts").with_certificate(ca));
+                f = f.evidence(
+                    Evidence::object(
+                        Side::Server,
+                        src,
+                        Some(&format!("data.{key}")),
+                        "a client CA the gateway accepts",
+                    )
+                    .with_certificate(ca),
+                );
             }
         }
         if let Some(e) = evidence::signer(&cx.client, "the client's issuing CA") {
@@ -96,15 +120,27 @@ pub fn server_trusts_client(cx: &Context, info: &CheckInfo) -> Vec<Finding> {
     out
 }
 
-fn credential_evidence(mut f: Finding, credential: &Credential, leaf: &Arc<Certificate>, note: &str) -> Finding {
+fn credential_evidence(
+    mut f: Finding,
+    credential: &Credential,
+    leaf: &Arc<Certificate>,
+    note: &str,
+) -> Finding {
     if let Some(src) = &credential.secret {
-        f = f.evidence(Evidence::object(Side::Server, src, Some("data.tls.crt"), note).with_certificate(leaf));
+        f = f.evidence(
+            Evidence::object(Side::Server, src, Some("data.tls.crt"), note).with_certificate(leaf),
+        );
     }
     f
 }
 
 /// `None` when `leaf` (with `presented` intermediates) chains to `anchors`; else why not.
-fn untrusted(leaf: &Arc<Certificate>, presented: &[Arc<Certificate>], anchors: &[Arc<Certificate>], at: Timestamp) -> Option<String> {
+fn untrusted(
+    leaf: &Arc<Certificate>,
+    presented: &[Arc<Certificate>],
+    anchors: &[Arc<Certificate>],
+    at: Timestamp,
+) -> Option<String> {
     match verify(leaf, presented, anchors, at) {
         Verification::Trusted { .. } => None,
         Verification::Untrusted(why) => Some(why.describe()),
@@ -113,7 +149,12 @@ fn untrusted(leaf: &Arc<Certificate>, presented: &[Arc<Certificate>], anchors: &
 
 /// The mesh path: does `verifier` trust `presenter`'s mesh CA? Skipped when every route uses
 /// gateway credentials instead (the mesh CAs then do not meet in the handshake).
-fn mesh_path(cx: &Context, info: &CheckInfo, verifier: &MeshView, presenter: &MeshView) -> Vec<Finding> {
+fn mesh_path(
+    cx: &Context,
+    info: &CheckInfo,
+    verifier: &MeshView,
+    presenter: &MeshView,
+) -> Vec<Finding> {
     if !cx.routes.is_empty() && cx.routes.iter().all(uses_gateway_credential) {
         return Vec::new();
     }
@@ -149,14 +190,25 @@ fn mesh_path(cx: &Context, info: &CheckInfo, verifier: &MeshView, presenter: &Me
              (and `tlsv1 alert unknown ca` on {who_presents}'s)."
         ),
     );
-    if let Some(e) = evidence::signer(presenter, &format!("{who_presents} issues workload certificates with this CA")) {
+    if let Some(e) = evidence::signer(
+        presenter,
+        &format!("{who_presents} issues workload certificates with this CA"),
+    ) {
         finding = finding.evidence(e);
     }
-    for e in evidence::trusted_roots(verifier, &trust_set, &format!("a root {who_verifies}'s proxies trust")) {
+    for e in evidence::trusted_roots(
+        verifier,
+        &trust_set,
+        &format!("a root {who_verifies}'s proxies trust"),
+    ) {
         finding = finding.evidence(e);
     }
     if presenter.trust.signing_chain.is_empty() {
-        for e in evidence::trusted_roots(presenter, &presenter.trust.own_roots, &format!("{who_presents}'s root")) {
+        for e in evidence::trusted_roots(
+            presenter,
+            &presenter.trust.own_roots,
+            &format!("{who_presents}'s root"),
+        ) {
             finding = finding.evidence(e);
         }
     }

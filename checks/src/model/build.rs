@@ -86,6 +86,7 @@ impl MeshBuilder {
                 namespace: meta.namespace.clone(),
                 name: meta.name.clone(),
             },
+            api_version: raw.api_version().to_string(),
             origin: raw.origin.clone(),
             prefix: raw.prefix.clone(),
         };

@@ -13,7 +13,7 @@ pub type Labels = BTreeMap<String, String>;
 
 /// Accepts a YAML/JSON null where a collection or string is expected (`hosts: ~`, `env:`), as
 /// Kubernetes does.
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Default + Deserialize<'de>,
@@ -221,26 +221,56 @@ pub struct VirtualServiceSpec {
     #[serde(deserialize_with = "null_as_default")]
     pub export_to: Vec<String>,
     #[serde(deserialize_with = "null_as_default")]
-    pub http: Vec<RouteRule>,
+    pub http: Vec<RouteRule<PortMatch>>,
     #[serde(deserialize_with = "null_as_default")]
-    pub tls: Vec<RouteRule>,
+    pub tls: Vec<RouteRule<TlsMatch>>,
     #[serde(deserialize_with = "null_as_default")]
-    pub tcp: Vec<RouteRule>,
+    pub tcp: Vec<RouteRule<PortMatch>>,
 }
 
 /// The shape shared by `http`, `tls` and `tcp` routes, as far as the checks read them.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct RouteRule {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(
+    default,
+    rename_all = "camelCase",
+    bound(deserialize = "M: Deserialize<'de>")
+)]
+pub struct RouteRule<M> {
     #[serde(rename = "match", deserialize_with = "null_as_default")]
-    pub matches: Vec<RouteMatch>,
+    pub matches: Vec<M>,
     #[serde(deserialize_with = "null_as_default")]
     pub route: Vec<RouteDestination>,
 }
 
+impl<M> RouteRule<M> {
+    /// The first destination of the rule.
+    pub fn first_destination(&self) -> Option<&Destination> {
+        self.route.first().map(|r| &r.destination)
+    }
+}
+
+impl<M> Default for RouteRule<M> {
+    fn default() -> Self {
+        RouteRule {
+            matches: Vec::new(),
+            route: Vec::new(),
+        }
+    }
+}
+
+/// An `http` or `tcp` route match: the fields common to both that the checks read.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct RouteMatch {
+pub struct PortMatch {
+    pub port: Option<u32>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub gateways: Vec<String>,
+}
+
+/// A `tls` route match.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TlsMatch {
     pub port: Option<u32>,
     #[serde(deserialize_with = "null_as_default")]
     pub sni_hosts: Vec<String>,
@@ -329,24 +359,27 @@ pub struct ClientTls {
     pub insecure_skip_verify: Option<bool>,
 }
 
+/// `selector`/`workloadSelector` with `matchLabels` (DestinationRule, PeerAuthentication,
+/// AuthorizationPolicy).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct WorkloadSelector {
     #[serde(deserialize_with = "null_as_default")]
     pub match_labels: Labels,
-    /// Sidecar uses `labels` rather than `matchLabels`.
-    #[serde(deserialize_with = "null_as_default")]
-    pub labels: Labels,
 }
 
 impl WorkloadSelector {
     pub fn labels(&self) -> &Labels {
-        if self.match_labels.is_empty() {
-            &self.labels
-        } else {
-            &self.match_labels
-        }
+        &self.match_labels
     }
+}
+
+/// `workloadSelector` with plain `labels` (ServiceEntry, Sidecar).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LabelSelector {
+    #[serde(deserialize_with = "null_as_default")]
+    pub labels: Labels,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -364,7 +397,7 @@ pub struct ServiceEntrySpec {
     pub resolution: String,
     #[serde(deserialize_with = "null_as_default")]
     pub endpoints: Vec<WorkloadEntrySpec>,
-    pub workload_selector: Option<WorkloadSelector>,
+    pub workload_selector: Option<LabelSelector>,
     #[serde(deserialize_with = "null_as_default")]
     pub export_to: Vec<String>,
     #[serde(deserialize_with = "null_as_default")]
@@ -401,7 +434,7 @@ pub struct WorkloadEntrySpec {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct SidecarSpec {
-    pub workload_selector: Option<WorkloadSelector>,
+    pub workload_selector: Option<LabelSelector>,
     #[serde(deserialize_with = "null_as_default")]
     pub egress: Vec<SidecarEgress>,
     pub outbound_traffic_policy: Option<OutboundTrafficPolicy>,

@@ -61,6 +61,9 @@ pub struct Snapshot {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Source {
     pub object: ObjectRef,
+    /// `networking.istio.io/v1`, `v1`, …
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
     pub origin: Origin,
     /// Path prefix of the object inside its document (`items[3].` for List items).
     #[serde(skip_serializing_if = "String::is_empty")]

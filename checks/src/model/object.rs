@@ -30,10 +30,16 @@ impl std::fmt::Display for ObjectRef {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Metadata {
+    #[serde(deserialize_with = "super::kinds::null_as_default")]
     pub name: String,
+    #[serde(deserialize_with = "super::kinds::null_as_default")]
     pub namespace: String,
+    #[serde(deserialize_with = "super::kinds::null_as_default")]
     pub labels: BTreeMap<String, String>,
+    #[serde(deserialize_with = "super::kinds::null_as_default")]
     pub annotations: BTreeMap<String, String>,
+    /// RFC 3339, as the API server sets it; decides which of two conflicting rules wins.
+    pub creation_timestamp: Option<String>,
 }
 
 /// One Kubernetes object as read from a file or a cluster, before the model types it.
