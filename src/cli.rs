@@ -34,9 +34,11 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_enum, default_value_t = ListFormat::Table)]
         output: ListFormat,
     },
-    /// Explain a check (by code or name).
+    /// Explain a check (by code or name), or decode an Envoy/BoringSSL/curl error text.
     Explain {
-        /// A check code (T001) or name (client-does-not-trust-server-ca).
+        /// A check code (T001), a check name (client-does-not-trust-server-ca), or error text
+        /// as pasted from logs (`...TLS_error:|268435581:...CERTIFICATE_VERIFY_FAILED`,
+        /// `tlsv1 alert unknown ca`, `RBAC: access denied`, `503 UF`).
         query: String,
     },
 }
@@ -132,7 +134,9 @@ pub fn run(cli: Cli) -> u8 {
         Command::Explain { query } => match render::explain(&query) {
             Some(text) => write_or_fail(&mut out, &text),
             None => {
-                eprintln!("istio-peer: no check is named `{query}` (see `istio-peer checks`)");
+                eprintln!(
+                    "istio-peer: `{query}` is neither a check (see `istio-peer checks`) nor an error text istio-peer recognises"
+                );
                 EXIT_USAGE
             }
         },

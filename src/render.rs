@@ -279,16 +279,39 @@ pub fn catalogue_json() -> String {
     serde_json::to_string_pretty(&serde_json::json!({ "checks": all })).unwrap_or_default()
 }
 
-/// `istio-peer explain CODE|NAME`.
+/// `istio-peer explain CODE|NAME|"error text"`: a check's explanation, or what an Envoy /
+/// BoringSSL / curl error means.
 pub fn explain(query: &str) -> Option<String> {
-    let check = registry::find(query.trim())?;
-    let i = &check.info;
-    Some(format!(
-        "{} {} ({}, default severity {})\n\n{}",
-        i.code,
-        i.name,
-        i.category.as_str(),
-        i.severity.as_str(),
-        registry::explanation(i)
-    ))
+    if let Some(check) = registry::find(query.trim()) {
+        let i = &check.info;
+        return Some(format!(
+            "{} {} ({}, default severity {})\n\n{}",
+            i.code,
+            i.name,
+            i.category.as_str(),
+            i.severity.as_str(),
+            registry::explanation(i)
+        ));
+    }
+    let diagnoses = checks::error_text::decode(query);
+    if diagnoses.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for (n, d) in diagnoses.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "{}", d.matched);
+        let _ = writeln!(out, "  who rejected whom: {}", d.who_rejected);
+        let _ = writeln!(out, "  meaning: {}", d.meaning);
+        if !d.likely_codes.is_empty() {
+            let named: Vec<String> = d.likely_codes.iter().map(|c| named(c)).collect();
+            let _ = writeln!(out, "  likely causes: {}", named.join(", "));
+        }
+        for step in &d.next_steps {
+            let _ = writeln!(out, "  next: {step}");
+        }
+    }
+    Some(out.trim_end().to_string())
 }

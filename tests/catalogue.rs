@@ -114,5 +114,39 @@ fn explain_prints_the_doc_comment_by_code_or_name() {
     assert_eq!(by_name.stdout, by_code.stdout);
     let unknown = istio_peer(&["explain", "Z999"]);
     assert_eq!(unknown.code, 2);
-    assert!(unknown.stderr.contains("no check is named `Z999`"));
+    assert!(
+        unknown.stderr.contains("`Z999` is neither a check"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn explain_decodes_pasted_envoy_errors() {
+    let line = "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: TLS_error:|268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end";
+    let run = istio_peer(&["explain", line]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("CERTIFICATE_VERIFY_FAILED (268435581)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("likely causes: T001 client-does-not-trust-server-ca"),
+        "{}",
+        run.stdout
+    );
+    let curl = istio_peer(&[
+        "explain",
+        "curl: (35) error:0A000418:SSL routines::tlsv1 alert unknown ca",
+    ]);
+    assert!(
+        curl.stdout.contains("T002 server-does-not-trust-client-ca"),
+        "{}",
+        curl.stdout
+    );
+    let rbac = istio_peer(&["explain", "RBAC: access denied"]);
+    assert!(rbac.stdout.contains("I003"), "{}", rbac.stdout);
 }

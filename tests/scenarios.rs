@@ -14,6 +14,9 @@ struct Expectation {
     #[serde(default)]
     root_causes: Vec<String>,
     exit: i32,
+    /// Extra `doctor` arguments (e.g. `--host`).
+    #[serde(default)]
+    args: Vec<String>,
 }
 
 fn scenarios() -> Vec<(String, Expectation)> {
@@ -39,10 +42,12 @@ fn every_scenario_reports_exactly_its_expected_codes() {
     let mut failures = Vec::new();
     for (name, exp) in scenarios() {
         assert!(!exp.description.is_empty(), "{name}: describe the scenario");
+        let mut args = vec!["-o", "json"];
+        args.extend(exp.args.iter().map(String::as_str));
         let run = doctor(
             &root().join("fixtures/scenarios").join(&name),
             &exp.at,
-            &["-o", "json"],
+            &args,
         );
         let report = run.json();
         let findings = report["findings"].as_array().unwrap();

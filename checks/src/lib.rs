@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod checks;
 pub mod context;
 pub mod engine;
+pub mod error_text;
 pub mod finding;
 pub mod model;
 pub mod pki;

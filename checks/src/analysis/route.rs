@@ -623,12 +623,8 @@ fn follow_address(route: &mut Route, b: &MeshIndex, address: &str, port: u32) {
             route.client.sni.as_deref().unwrap_or(&route.host),
             true,
         ),
-        _ => resolve_by_virtual_service(
-            b,
-            &hop,
-            route.client.sni.as_deref().unwrap_or(&route.host),
-            false,
-        ),
+        // A terminating gateway routes decrypted requests by their authority: the host.
+        _ => resolve_by_virtual_service(b, &hop, &route.host, false),
     };
     match resolved {
         Ok(target) => {
@@ -669,13 +665,20 @@ fn gateway_identities(route: &mut Route, b: &MeshIndex, hop: &GatewayHop) {
         .iter()
         .map(|sa| SpiffeId::new(td, &hop.workload_namespace, sa))
         .collect();
-    route.server_identities = match hop.credential.as_ref().and_then(|c| c.chain.first()) {
-        Some(leaf) => leaf
-            .uri_sans
-            .iter()
-            .chain(&leaf.dns_sans)
-            .cloned()
-            .collect(),
+    // With a credential the gateway presents its certificate (unknown when the Secret is
+    // missing); with ISTIO_MUTUAL, its workload identity.
+    route.server_identities = match &hop.credential {
+        Some(credential) => credential
+            .chain
+            .first()
+            .map(|leaf| {
+                leaf.uri_sans
+                    .iter()
+                    .chain(&leaf.dns_sans)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default(),
         None => gateway_ids.iter().map(SpiffeId::uri).collect(),
     };
     route.caller_identities = gateway_ids;

@@ -33,3 +33,69 @@ pub fn trusted_roots(view: &MeshView, roots: &[Arc<Certificate>], note: &str) ->
         })
         .collect()
 }
+
+/// The client's deciding DestinationRule, pointing at a field under its `tls` block.
+pub fn client_rule(
+    route: &crate::analysis::Route,
+    tls_field: &str,
+    note: impl Into<String>,
+) -> Option<Evidence> {
+    let (source, path) = route.client.destination_rule.as_ref()?;
+    let field = if tls_field.is_empty() {
+        path.clone()
+    } else {
+        format!("{path}.{tls_field}")
+    };
+    Some(Evidence::object(
+        crate::model::Side::Client,
+        source,
+        Some(&field),
+        note,
+    ))
+}
+
+/// The client's ServiceEntry for the route.
+pub fn service_entry(
+    route: &crate::analysis::Route,
+    field: &str,
+    note: impl Into<String>,
+) -> Option<Evidence> {
+    let source = route.service_entry.as_ref()?;
+    Some(Evidence::object(
+        crate::model::Side::Client,
+        source,
+        Some(field),
+        note,
+    ))
+}
+
+/// The server's Gateway server the route lands on (`field` below `spec.servers[i]`).
+pub fn gateway_server(
+    route: &crate::analysis::Route,
+    field: &str,
+    note: impl Into<String>,
+) -> Option<Evidence> {
+    let hop = route.gateway.as_ref()?;
+    let path = if field.is_empty() {
+        format!("spec.servers[{}]", hop.server)
+    } else {
+        format!("spec.servers[{}].{field}", hop.server)
+    };
+    Some(Evidence::object(
+        crate::model::Side::Server,
+        &hop.gateway,
+        Some(&path),
+        note,
+    ))
+}
+
+/// Adds evidence that may be absent.
+pub fn with(
+    finding: crate::finding::Finding,
+    evidence: Option<Evidence>,
+) -> crate::finding::Finding {
+    match evidence {
+        Some(e) => finding.evidence(e),
+        None => finding,
+    }
+}
