@@ -187,6 +187,11 @@ const CAUSES: &[(&str, &str, Relation)] = &[
     ("C005", "T004", Relation::SameMesh),
     ("C005", "T001", Relation::PeerMesh),
     ("C005", "T002", Relation::PeerMesh),
+    ("V001", "I001", Relation::Any),
+    ("S001", "G004", Relation::Any),
+    ("R002", "G002", Relation::Any),
+    ("R002", "G006", Relation::Any),
+    ("G003", "G002", Relation::Any),
     ("G008", "I002", Relation::Any),
     ("G008", "I003", Relation::Any),
 ];

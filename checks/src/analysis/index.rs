@@ -36,6 +36,8 @@ pub struct MeshIndex<'m> {
     workloads_by_ns: HashMap<&'m str, Vec<usize>>,
     destination_rules_by_ns: HashMap<&'m str, Vec<usize>>,
     service_entries_by_host: HashMap<&'m str, Vec<usize>>,
+    authorization_policies_by_ns: HashMap<&'m str, Vec<usize>>,
+    peer_authentications_by_ns: HashMap<&'m str, Vec<usize>>,
     /// External address of a Service (load balancer, externalIP) → the Service.
     addresses: HashMap<String, usize>,
 }
@@ -49,8 +51,24 @@ impl<'m> MeshIndex<'m> {
             workloads_by_ns: HashMap::new(),
             destination_rules_by_ns: HashMap::new(),
             service_entries_by_host: HashMap::new(),
+            authorization_policies_by_ns: HashMap::new(),
+            peer_authentications_by_ns: HashMap::new(),
             addresses: HashMap::new(),
         };
+        for (i, p) in mesh.authorization_policies.iter().enumerate() {
+            index
+                .authorization_policies_by_ns
+                .entry(p.namespace())
+                .or_default()
+                .push(i);
+        }
+        for (i, p) in mesh.peer_authentications.iter().enumerate() {
+            index
+                .peer_authentications_by_ns
+                .entry(p.namespace())
+                .or_default()
+                .push(i);
+        }
         for (i, s) in mesh.services.iter().enumerate() {
             index.services.insert((s.namespace(), s.name()), i);
             for address in external_addresses(&s.spec) {
@@ -386,6 +404,30 @@ impl<'m> MeshIndex<'m> {
             target_port,
             pods,
         }
+    }
+
+    /// AuthorizationPolicies in `namespace`.
+    pub fn authorization_policies_in(
+        &self,
+        namespace: &str,
+    ) -> impl Iterator<Item = &'m Item<crate::model::AuthorizationPolicySpec>> + '_ {
+        self.authorization_policies_by_ns
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.mesh.authorization_policies[i])
+    }
+
+    /// PeerAuthentications in `namespace`.
+    pub fn peer_authentications_in(
+        &self,
+        namespace: &str,
+    ) -> impl Iterator<Item = &'m Item<crate::model::PeerAuthenticationSpec>> + '_ {
+        self.peer_authentications_by_ns
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.mesh.peer_authentications[i])
     }
 
     /// Whether the mesh reads another cluster's registry (multi-primary remote secrets).

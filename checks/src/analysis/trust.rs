@@ -266,10 +266,14 @@ fn extra_roots(mesh: &Mesh, multi_root_enabled: bool) -> Vec<ExtraRoots> {
 }
 
 /// The trust domains a mesh accepts from peers, with where each comes from.
+/// `caCertificates[].trustDomains` only count from Istio 1.18 on (V001 reports older meshes).
 pub fn accepted_trust_domains(mesh: &Mesh) -> Vec<(String, String)> {
     let mut out = vec![(mesh.config.trust_domain.clone(), "trustDomain".to_string())];
     for alias in &mesh.config.trust_domain_aliases {
         out.push((alias.clone(), "trustDomainAliases".to_string()));
+    }
+    if mesh.istio_minor_version().is_some_and(|v| v < (1, 18)) {
+        return out;
     }
     for (i, entry) in mesh.config.ca_certificates.iter().enumerate() {
         for td in &entry.trust_domains {

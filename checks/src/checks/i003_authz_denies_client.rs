@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use crate::analysis::index::labels_match;
+use crate::analysis::index::{MeshIndex, labels_match};
 use crate::context::Context;
 use crate::finding::{Evidence, Finding};
 use crate::model::{AuthorizationPolicySpec, AuthzSource, Item, Mesh, Side};
@@ -45,7 +45,7 @@ fn run(cx: &Context) -> Vec<Finding> {
         let Some(labels) = target.pods.first().map(|p| &p.labels) else {
             continue;
         };
-        let policies = applicable(server, &target.service.object.namespace, labels);
+        let policies = applicable(&cx.server.index, &target.service.object.namespace, labels);
         let denied_by = |id: &SpiffeId| -> Option<Vec<&Item<AuthorizationPolicySpec>>> {
             let deny: Vec<_> = policies
                 .iter()
@@ -121,14 +121,19 @@ fn run(cx: &Context) -> Vec<Finding> {
 
 /// Policies that apply to pods with `labels` in `namespace`.
 fn applicable<'m>(
-    mesh: &'m Mesh,
+    index: &MeshIndex<'m>,
     namespace: &str,
     labels: &BTreeMap<String, String>,
 ) -> Vec<&'m Item<AuthorizationPolicySpec>> {
-    let root = mesh.config.root_namespace.as_str();
-    mesh.authorization_policies
-        .iter()
-        .filter(|p| p.namespace() == namespace || p.namespace() == root)
+    let root = index.mesh.config.root_namespace.as_str();
+    let scopes = if namespace == root {
+        vec![namespace]
+    } else {
+        vec![namespace, root]
+    };
+    scopes
+        .into_iter()
+        .flat_map(|ns| index.authorization_policies_in(ns))
         .filter(|p| p.spec.target_ref.is_none() && p.spec.target_refs.is_empty())
         .filter(|p| {
             p.spec

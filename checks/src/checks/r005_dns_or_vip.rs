@@ -39,9 +39,8 @@ fn run(cx: &Context) -> Vec<Finding> {
         };
         let Some(se) = cx
             .client
-            .mesh
-            .service_entries
-            .iter()
+            .index
+            .service_entries_for(&route.host)
             .find(|s| &s.source == se_source)
         else {
             continue;

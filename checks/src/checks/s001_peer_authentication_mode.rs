@@ -1,8 +1,8 @@
 use crate::analysis::Topology;
-use crate::analysis::index::labels_match;
+use crate::analysis::index::{MeshIndex, labels_match};
 use crate::context::Context;
 use crate::finding::{Evidence, Finding};
-use crate::model::{Item, Mesh, PeerAuthenticationSpec, Side};
+use crate::model::{Item, PeerAuthenticationSpec, Side};
 
 crate::declare_check! {
     /// The server workloads' PeerAuthentication does not accept mTLS on the route's port.
@@ -30,7 +30,6 @@ crate::declare_check! {
 }
 
 fn run(cx: &Context) -> Vec<Finding> {
-    let mesh = cx.server.mesh;
     let mut out = Vec::new();
     for route in cx
         .routes
@@ -44,7 +43,7 @@ fn run(cx: &Context) -> Vec<Finding> {
             continue;
         };
         let ns = &target.service.object.namespace;
-        let chain = applicable(mesh, ns, &pod.labels);
+        let chain = applicable(&cx.server.index, ns, &pod.labels);
         let port = target.target_port;
         let mut problems: Vec<(String, &Item<PeerAuthenticationSpec>, &'static str)> = Vec::new();
         if let Some((mode, pa, field)) = effective_mode(&chain, port)
@@ -94,24 +93,23 @@ fn run(cx: &Context) -> Vec<Finding> {
 
 /// PeerAuthentications for pods with `labels` in `namespace`, most specific first.
 fn applicable<'m>(
-    mesh: &'m Mesh,
+    index: &MeshIndex<'m>,
     namespace: &str,
     labels: &std::collections::BTreeMap<String, String>,
 ) -> Vec<&'m Item<PeerAuthenticationSpec>> {
-    let root = mesh.config.root_namespace.as_str();
-    let pas = &mesh.peer_authentications;
-    let workload = pas.iter().filter(|p| p.namespace() == namespace).find(|p| {
+    let root = index.mesh.config.root_namespace.as_str();
+    let workload = index.peer_authentications_in(namespace).find(|p| {
         p.spec
             .selector
             .as_ref()
             .is_some_and(|s| !s.labels().is_empty() && labels_match(s.labels(), labels))
     });
-    let namespace_wide = pas
-        .iter()
-        .find(|p| p.namespace() == namespace && p.spec.selector.is_none());
-    let mesh_wide = pas
-        .iter()
-        .find(|p| p.namespace() == root && p.spec.selector.is_none());
+    let namespace_wide = index
+        .peer_authentications_in(namespace)
+        .find(|p| p.spec.selector.is_none());
+    let mesh_wide = index
+        .peer_authentications_in(root)
+        .find(|p| p.spec.selector.is_none());
     [workload, namespace_wide, mesh_wide]
         .into_iter()
         .flatten()

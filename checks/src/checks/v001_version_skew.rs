@@ -1,5 +1,6 @@
 use crate::context::{Context, MeshView};
 use crate::finding::{Evidence, Finding};
+use crate::model::minor_version;
 
 crate::declare_check! {
     /// A mesh runs an Istio version that lacks something the route relies on.
@@ -25,12 +26,6 @@ crate::declare_check! {
     };
 }
 
-/// `1.24.2`, `1.24.2-distroless` → (1, 24).
-fn minor_version(tag: &str) -> Option<(u32, u32)> {
-    let mut parts = tag.split(['.', '-']);
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-}
-
 fn run(cx: &Context) -> Vec<Finding> {
     cx.meshes().into_iter().filter_map(check_mesh).collect()
 }
@@ -39,7 +34,7 @@ fn check_mesh(view: &MeshView) -> Option<Finding> {
     let mesh = view.mesh;
     let istiod = mesh.istiod.as_ref()?;
     let tag = istiod.spec.version.as_deref()?;
-    let version = minor_version(tag)?;
+    let version = mesh.istio_minor_version()?;
     let mut problems: Vec<(String, Evidence)> = Vec::new();
     if version < (1, 18)
         && mesh

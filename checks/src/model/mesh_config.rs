@@ -75,3 +75,9 @@ impl Istiod {
             .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
     }
 }
+
+/// `1.24.2`, `1.24.2-distroless` → (1, 24).
+pub fn minor_version(tag: &str) -> Option<(u32, u32)> {
+    let mut parts = tag.split(['.', '-']);
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}

@@ -10,7 +10,9 @@ mod source;
 
 pub use build::MeshBuilder;
 pub use kinds::*;
-pub use mesh_config::{CaCertificateEntry, Istiod, MeshConfig, ProxyConfig, TlsParameters};
+pub use mesh_config::{
+    CaCertificateEntry, Istiod, MeshConfig, ProxyConfig, TlsParameters, minor_version,
+};
 pub use object::{Metadata, ObjectRef, RawObject};
 pub use source::Origin;
 
@@ -210,6 +212,11 @@ impl Mesh {
         self.config_maps
             .iter()
             .find(|c| c.namespace() == namespace && c.name() == name)
+    }
+
+    /// istiod's version as (major, minor), from its image tag (`1.24.2` → (1, 24)).
+    pub fn istio_minor_version(&self) -> Option<(u32, u32)> {
+        minor_version(self.istiod.as_ref()?.spec.version.as_deref()?)
     }
 
     /// The namespace Istio's control plane lives in (root namespace by default).
