@@ -34,6 +34,9 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_enum, default_value_t = ListFormat::Table)]
         output: ListFormat,
     },
+    /// Capture a cluster's relevant objects into a directory (Secrets redacted) for later
+    /// offline runs (`doctor --client DIR`).
+    Snapshot(SnapshotArgs),
     /// Explain a check (by code or name), or decode an Envoy/BoringSSL/curl error text.
     Explain {
         /// A check code (T001), a check name (client-does-not-trust-server-ca), or error text
@@ -44,17 +47,55 @@ pub enum Command {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct SnapshotArgs {
+    /// The kubeconfig context of the cluster to capture.
+    #[arg(long)]
+    pub context: String,
+    /// Output directory (created; existing snapshot files are replaced).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// How to reach live clusters.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LiveArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Bound on collecting each cluster, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+    /// Log every request to the Kubernetes API and its duration on stderr.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("client_input").required(true).multiple(true).args(["client", "client_context"])))]
+#[command(group(clap::ArgGroup::new("server_input").required(true).multiple(true).args(["server", "server_context"])))]
 pub struct DoctorArgs {
-    /// Client mesh inputs: files or directories of Kubernetes objects (YAML or JSON). Repeatable.
-    #[arg(long = "client", value_name = "PATH", num_args = 1.., required = true)]
+    /// Client mesh inputs: files or directories of Kubernetes objects (YAML or JSON) or
+    /// snapshots. Repeatable.
+    #[arg(long = "client", value_name = "PATH", num_args = 1..)]
     pub client: Vec<PathBuf>,
-    /// Server mesh inputs: files or directories of Kubernetes objects (YAML or JSON). Repeatable.
-    #[arg(long = "server", value_name = "PATH", num_args = 1.., required = true)]
+    /// Server mesh inputs: files or directories of Kubernetes objects (YAML or JSON) or
+    /// snapshots. Repeatable.
+    #[arg(long = "server", value_name = "PATH", num_args = 1..)]
     pub server: Vec<PathBuf>,
-    /// Label for the client mesh in reports (default: the first input's name).
+    /// Read the client mesh live from this kubeconfig context.
+    #[arg(long, value_name = "CTX")]
+    pub client_context: Option<String>,
+    /// Read the server mesh live from this kubeconfig context.
+    #[arg(long, value_name = "CTX")]
+    pub server_context: Option<String>,
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// Label for the client mesh in reports (default: the context, or the first input's name).
     #[arg(long)]
     pub client_name: Option<String>,
-    /// Label for the server mesh in reports (default: the first input's name).
+    /// Label for the server mesh in reports (default: the context, or the first input's name).
     #[arg(long)]
     pub server_name: Option<String>,
     /// Only analyse routes to HOST. Repeatable.
@@ -108,6 +149,9 @@ fn parse_at(text: &str) -> Result<Timestamp, String> {
 }
 
 pub fn main() -> ExitCode {
+    // One crypto provider for every TLS user (kube, probes): ring.
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -124,6 +168,7 @@ pub fn run(cli: Cli) -> u8 {
     let mut out = stdout.lock();
     let code = match cli.command {
         Command::Doctor(args) => doctor::run(&args, &mut out),
+        Command::Snapshot(args) => crate::snapshot::run(&args),
         Command::Checks { output } => {
             let text = match output {
                 ListFormat::Table => render::catalogue_table(),

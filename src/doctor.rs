@@ -1,13 +1,16 @@
 //! `istio-peer doctor`: load both meshes, run the checks, render, decide the exit code.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use checks::engine::{self, Options, Report};
-use checks::model::{MeshBuilder, Snapshot};
+use checks::model::{MeshBuilder, Side, Snapshot};
 use checks::time::Timestamp;
 
 use crate::cli::{DoctorArgs, EXIT_USAGE, ReportFormat};
+use crate::live::{self, Collected, LiveTarget};
 use crate::load::{SourceTexts, load_paths};
 use crate::render;
 
@@ -30,11 +33,25 @@ pub fn run(args: &DoctorArgs, out: &mut impl Write) -> u8 {
     report.verdict.exit_code()
 }
 
-/// Loads the inputs and runs the engine; field positions in evidence are resolved.
+/// Loads the inputs (files and live clusters) and runs the engine; field positions in
+/// evidence are resolved.
 pub fn diagnose(args: &DoctorArgs) -> Result<(Report, SourceTexts), String> {
     let mut texts = SourceTexts::default();
-    let client = load_mesh(&args.client, args.client_name.as_deref(), &mut texts)?;
-    let server = load_mesh(&args.server, args.server_name.as_deref(), &mut texts)?;
+    let mut live = collect_live(args)?;
+    let client = load_mesh(
+        &args.client,
+        args.client_context.as_deref(),
+        live.remove(&Side::Client),
+        args.client_name.as_deref(),
+        &mut texts,
+    )?;
+    let server = load_mesh(
+        &args.server,
+        args.server_context.as_deref(),
+        live.remove(&Side::Server),
+        args.server_name.as_deref(),
+        &mut texts,
+    )?;
     let snapshot = Snapshot {
         at: args.at.unwrap_or_else(now),
         expiry_warning_days: args.expiry_warning,
@@ -52,16 +69,66 @@ pub fn diagnose(args: &DoctorArgs) -> Result<(Report, SourceTexts), String> {
     Ok((report, texts))
 }
 
+/// Reads both clusters concurrently, when contexts are given.
+fn collect_live(args: &DoctorArgs) -> Result<HashMap<Side, Collected>, String> {
+    let targets: Vec<(Side, LiveTarget)> = [
+        (Side::Client, &args.client_context),
+        (Side::Server, &args.server_context),
+    ]
+    .into_iter()
+    .filter_map(|(side, ctx)| {
+        ctx.as_ref().map(|c| {
+            (
+                side,
+                LiveTarget {
+                    context: c.clone(),
+                    kubeconfig: args.live.kubeconfig.clone(),
+                },
+            )
+        })
+    })
+    .collect();
+    if targets.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let options = live::Options {
+        timeout: Duration::from_secs(args.live.timeout.max(1)),
+        verbose: args.live.verbose,
+    };
+    let sides: Vec<Side> = targets.iter().map(|(s, _)| *s).collect();
+    let collected = runtime.block_on(live::collect_many(
+        targets.into_iter().map(|(_, t)| t).collect(),
+        options,
+    ));
+    Ok(sides.into_iter().zip(collected).collect())
+}
+
 fn load_mesh(
     paths: &[PathBuf],
+    context: Option<&str>,
+    live: Option<Collected>,
     name: Option<&str>,
     texts: &mut SourceTexts,
 ) -> Result<checks::model::Mesh, String> {
     let name = name
         .map(str::to_string)
+        .or_else(|| context.map(str::to_string))
         .unwrap_or_else(|| default_name(paths));
     let mut builder = MeshBuilder::new(name);
     load_paths(paths, &mut builder, texts).map_err(|e| e.to_string())?;
+    if let Some(collected) = live {
+        for object in collected.objects {
+            builder.add(object);
+        }
+        for missing in collected.unavailable {
+            builder.unavailable(missing);
+        }
+    }
     Ok(builder.finish())
 }
 

@@ -5,5 +5,8 @@
 
 pub mod cli;
 pub mod doctor;
+pub mod live;
 pub mod load;
+pub mod redact;
 pub mod render;
+pub mod snapshot;

@@ -122,8 +122,12 @@ fn origin_of(path: &Path) -> Origin {
 }
 
 /// Reads one file; every problem becomes an E002 entry and the good documents are kept.
+/// A snapshot's `snapshot.json` manifest contributes what the snapshot could not read (E001).
 pub fn load_file(path: &Path, builder: &mut MeshBuilder, texts: &mut SourceTexts) {
     let name = path.display().to_string();
+    if path.file_name().and_then(|n| n.to_str()) == Some(crate::snapshot::MANIFEST) {
+        return load_manifest(path, builder);
+    }
     let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     if size > MAX_FILE_BYTES {
         builder.invalid(
@@ -172,4 +176,21 @@ pub fn load_file(path: &Path, builder: &mut MeshBuilder, texts: &mut SourceTexts
         );
     }
     texts.texts.insert(name, text.into());
+}
+
+fn load_manifest(path: &Path, builder: &mut MeshBuilder) {
+    let manifest = fs::read(path).map_err(|e| e.to_string()).and_then(|bytes| {
+        serde_json::from_slice::<crate::snapshot::Manifest>(&bytes).map_err(|e| e.to_string())
+    });
+    match manifest {
+        Ok(manifest) => {
+            for missing in manifest.unavailable {
+                builder.unavailable(missing);
+            }
+        }
+        Err(e) => builder.invalid(
+            origin_of(path),
+            format!("not an istio-peer snapshot manifest: {e}"),
+        ),
+    }
 }

@@ -1,9 +1,11 @@
 //! Integration tests: one binary, one module per area (as ripgrep does).
 
 mod common;
+mod fake_api;
 
 mod catalogue;
 mod cli;
 mod crds;
 mod interop;
+mod live;
 mod scenarios;

@@ -241,7 +241,7 @@ fn applies_to(finding: &Finding, route: &Route) -> bool {
 fn route_report(route: &Route, findings: &[Finding]) -> RouteReport {
     let relevant: Vec<&Finding> = findings.iter().filter(|f| applies_to(f, route)).collect();
     let fails = relevant.iter().any(|f| f.severity == Severity::Error);
-    let unknown = findings.iter().any(|f| f.code == "E001");
+    let unknown = findings.iter().any(blocks_conclusion);
     let verdict = if fails {
         RouteVerdict::Fails
     } else if unknown {
@@ -274,13 +274,18 @@ fn route_report(route: &Route, findings: &[Finding]) -> RouteReport {
     }
 }
 
+/// Whether a finding says a required input is missing (an optional one is info only).
+fn blocks_conclusion(f: &Finding) -> bool {
+    f.code == "E001" && f.severity >= Severity::Warning
+}
+
 fn verdict(findings: &[Finding], fail_on: FailOn) -> Verdict {
     if findings
         .iter()
         .any(|f| f.code != "E001" && fail_on.fails(f.severity))
     {
         Verdict::Fail
-    } else if findings.iter().any(|f| f.code == "E001") {
+    } else if findings.iter().any(blocks_conclusion) {
         Verdict::Inconclusive
     } else {
         Verdict::Pass

@@ -1,6 +1,6 @@
 use crate::analysis::CaMode;
 use crate::context::Context;
-use crate::finding::{Evidence, Finding};
+use crate::finding::{Evidence, Finding, Severity};
 
 /// Checks that need a mesh's CA material.
 const NEEDS_CA: &[&str] = &[
@@ -35,33 +35,39 @@ fn run(cx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     for view in cx.meshes() {
         for missing in &view.mesh.unavailable {
-            out.push(
-                Finding::new(
-                    &CHECK.info,
-                    view.side,
-                    format!(
-                        "{}: {} could not be read ({}); skipped: {}.",
-                        view.mesh.name,
-                        missing.what,
-                        missing.reason,
-                        if missing.disables.is_empty() {
-                            "nothing".to_string()
-                        } else {
-                            missing.disables.join(", ")
-                        }
-                    ),
-                )
-                .evidence(Evidence::fact(
-                    view.side,
-                    format!("{}: {}", missing.what, missing.reason),
-                ))
-                .fix(format!(
+            let skipped = if missing.disables.is_empty() {
+                "nothing".to_string()
+            } else {
+                missing.disables.join(", ")
+            };
+            let mut f = Finding::new(
+                &CHECK.info,
+                view.side,
+                format!(
+                    "{}: {} could not be read ({}); skipped: {skipped}.",
+                    view.mesh.name, missing.what, missing.reason
+                ),
+            )
+            .evidence(Evidence::fact(
+                view.side,
+                format!("{}: {}", missing.what, missing.reason),
+            ));
+            if missing.optional {
+                f = f.severity(Severity::Info);
+            }
+            f = match &missing.rbac {
+                Some(rule) => f
+                    .fix(format!("Grant the reader {}.", rule.describe()))
+                    .fix_yaml(rule.yaml()),
+                None => f.fix(format!(
                     "Make {} readable (see the reason) and run again.",
                     missing.what
                 )),
-            );
+            };
+            out.push(f);
         }
-        if view.trust.mode == CaMode::Unknown {
+        let cluster_down = view.mesh.objects_read == 0 && !view.mesh.unavailable.is_empty();
+        if view.trust.mode == CaMode::Unknown && !cluster_down {
             out.push(
                 Finding::new(
                     &CHECK.info,

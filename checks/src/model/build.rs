@@ -287,11 +287,38 @@ impl MeshBuilder {
                 }
             }
         }
+        self.restore_key_facts(raw, &meta, &source, &mut contents);
         self.mesh.secrets.push(Item {
             meta,
             source,
             spec: contents,
         });
+    }
+
+    /// Redacted Secrets carry their keys' public facts in an annotation instead of the keys.
+    fn restore_key_facts(
+        &mut self,
+        raw: &RawObject,
+        meta: &Metadata,
+        source: &Source,
+        contents: &mut SecretContents,
+    ) {
+        let Some(text) = meta.annotations.get(KEY_FACTS_ANNOTATION) else {
+            return;
+        };
+        match serde_json::from_str::<BTreeMap<String, crate::pki::KeyFacts>>(text) {
+            Ok(facts) => {
+                for (key, fact) in facts {
+                    contents.entries.entry(key).or_default().keys.push(fact);
+                }
+            }
+            Err(e) => self.reject(
+                raw,
+                Some(source.object.clone()),
+                Some(format!("metadata.annotations.{KEY_FACTS_ANNOTATION}")),
+                format!("not a key-facts map: {e}"),
+            ),
+        }
     }
 
     /// Decodes a value that should hold PEM material; `None` for unrelated values, which are

@@ -24,6 +24,10 @@ use serde::Serialize;
 use crate::pki::{Certificate, KeyFacts, PemError};
 use crate::time::Timestamp;
 
+/// Annotation in which redacted Secrets (snapshots, live collection) carry the public facts of
+/// the private keys they held: `{"ca-key.pem": {"algorithm": "EC", "public_fingerprint": "…"}}`.
+pub const KEY_FACTS_ANNOTATION: &str = "istio-peer.io/key-facts";
+
 /// Which mesh: the one whose workloads call out, or the one that serves.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
@@ -163,14 +167,76 @@ pub struct InvalidInput {
 }
 
 /// Something required that the inputs do not provide (E001).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct UnavailableInput {
     /// What is missing: `secrets`, `CA material`, a kind, a whole cluster.
     pub what: String,
-    /// Why: not in the inputs, forbidden (with the RBAC rule), CRD absent, unreachable.
+    /// Why: not in the inputs, forbidden, CRD absent, unreachable.
     pub reason: String,
     /// The checks that could not run because of it.
     pub disables: Vec<String>,
+    /// The RBAC rule that would make it readable, when permissions were the problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rbac: Option<RbacRule>,
+    /// Optional inputs (e.g. multi-primary remote secrets) do not make a run inconclusive.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// One RBAC permission: `verb` on `resource` of `api_group`, in `namespace` (or cluster-wide).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RbacRule {
+    pub verb: String,
+    pub resource: String,
+    /// `""` for the core group.
+    pub api_group: String,
+    /// `None` for every namespace (a ClusterRole).
+    pub namespace: Option<String>,
+    /// Restricts the rule to one object, for `get`.
+    pub resource_name: Option<String>,
+}
+
+impl RbacRule {
+    /// `get secrets (core) cacerts in namespace istio-system`
+    pub fn describe(&self) -> String {
+        let group = if self.api_group.is_empty() {
+            "core".to_string()
+        } else {
+            self.api_group.clone()
+        };
+        let name = self
+            .resource_name
+            .as_deref()
+            .map(|n| format!(" `{n}`"))
+            .unwrap_or_default();
+        let scope = self
+            .namespace
+            .as_deref()
+            .map_or("in all namespaces".to_string(), |ns| {
+                format!("in namespace {ns}")
+            });
+        format!(
+            "`{}` on `{}`{name} (API group {group}) {scope}",
+            self.verb, self.resource
+        )
+    }
+
+    /// The Role or ClusterRole that grants the rule.
+    pub fn yaml(&self) -> String {
+        let (kind, ns) = match &self.namespace {
+            Some(ns) => ("Role", format!("\n  namespace: {ns}")),
+            None => ("ClusterRole", String::new()),
+        };
+        let names = self
+            .resource_name
+            .as_deref()
+            .map(|n| format!("\n  resourceNames: [\"{n}\"]"))
+            .unwrap_or_default();
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata:\n  name: istio-peer-reader{ns}\nrules:\n- apiGroups: [\"{}\"]\n  resources: [\"{}\"]{names}\n  verbs: [\"{}\"]",
+            self.api_group, self.resource, self.verb
+        )
+    }
 }
 
 /// One mesh, typed and indexed.

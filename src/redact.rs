@@ -1,0 +1,131 @@
+//! Secrets are reduced before anything keeps them: certificates stay, private keys become the
+//! public facts needed to match them to a certificate, everything else goes.
+//!
+//! Live collection applies this the moment a Secret arrives, and `snapshot` writes the
+//! result, so a live run and a run on its snapshot see exactly the same Secret contents.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use checks::model::KEY_FACTS_ANNOTATION;
+use checks::pki::{KeyFacts, parse_blocks};
+use serde_json::{Map, Value};
+
+/// Rewrites a Secret body in place: `data` keeps only certificate values; private keys are
+/// replaced by their [`KeyFacts`] in the `istio-peer.io/key-facts` annotation; other values
+/// are dropped and listed in `istio-peer.io/redacted`.
+pub fn redact_secret(body: &mut Value) {
+    let Some(object) = body.as_object_mut() else {
+        return;
+    };
+    let mut kept = Map::new();
+    let mut facts = Map::new();
+    let mut dropped: Vec<String> = Vec::new();
+    for section in ["data", "stringData"] {
+        let Some(Value::Object(entries)) = object.remove(section) else {
+            continue;
+        };
+        for (key, value) in entries {
+            let text = value.as_str().unwrap_or_default();
+            let bytes = if section == "data" {
+                let compact: String = text.split_whitespace().collect();
+                STANDARD.decode(compact.as_bytes()).unwrap_or_default()
+            } else {
+                text.as_bytes().to_vec()
+            };
+            match classify(&bytes) {
+                Content::Certificates => {
+                    kept.insert(key, Value::String(STANDARD.encode(&bytes)));
+                }
+                Content::PrivateKey(Some(f)) => {
+                    facts.insert(key, serde_json::to_value(f).unwrap_or(Value::Null));
+                }
+                Content::PrivateKey(None) | Content::Other => dropped.push(key),
+            }
+        }
+    }
+    object.insert("data".into(), Value::Object(kept));
+    let annotations = object
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .map(|m| {
+            m.entry("annotations")
+                .or_insert_with(|| Value::Object(Map::new()))
+        });
+    if let Some(Value::Object(annotations)) = annotations {
+        if !facts.is_empty() {
+            annotations.insert(
+                KEY_FACTS_ANNOTATION.into(),
+                Value::String(Value::Object(facts).to_string()),
+            );
+        }
+        if !dropped.is_empty() {
+            dropped.sort();
+            annotations.insert(
+                "istio-peer.io/redacted".into(),
+                Value::String(dropped.join(",")),
+            );
+        }
+    }
+}
+
+enum Content {
+    Certificates,
+    PrivateKey(Option<KeyFacts>),
+    Other,
+}
+
+/// A value is kept only if all its PEM blocks are certificates; a value with a private key is
+/// reduced to its facts whatever else it holds.
+fn classify(bytes: &[u8]) -> Content {
+    let (blocks, _) = parse_blocks(bytes);
+    if let Some(key) = blocks.iter().find(|b| b.is_private_key()) {
+        return Content::PrivateKey(KeyFacts::from_block(key).ok());
+    }
+    if !blocks.is_empty()
+        && blocks
+            .iter()
+            .all(|b| b.label == "CERTIFICATE" || b.label == "TRUSTED CERTIFICATE")
+    {
+        return Content::Certificates;
+    }
+    // Unparseable values that claim to be certificates are kept so that C005 can report them.
+    if bytes
+        .windows(27)
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+        && !blocks.iter().any(|b| b.is_private_key())
+    {
+        return Content::Certificates;
+    }
+    Content::Other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_certificates_reduces_keys_drops_the_rest() {
+        let key = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\n-----END EC PRIVATE KEY-----\n";
+        let cert = "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n";
+        let mut body = serde_json::json!({
+            "kind": "Secret",
+            "metadata": {"name": "x"},
+            "data": {
+                "tls.key": STANDARD.encode(key),
+                "tls.crt": STANDARD.encode(cert),
+                "password": STANDARD.encode("hunter2"),
+            }
+        });
+        redact_secret(&mut body);
+        let text = body.to_string();
+        assert!(!text.contains(&STANDARD.encode(key)));
+        assert!(!text.contains("hunter2") && !text.contains(&STANDARD.encode("hunter2")));
+        assert!(body["data"]["tls.crt"].is_string());
+        assert!(body["data"].get("tls.key").is_none());
+        assert_eq!(
+            body["metadata"]["annotations"]["istio-peer.io/redacted"],
+            "password,tls.key"
+        );
+    }
+}
