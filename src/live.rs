@@ -219,6 +219,11 @@ const KINDS: &[KindSpec] = &[
     },
 ];
 
+/// Every (API group, resource) the collector lists, for documentation and its test.
+pub fn listed_resources() -> Vec<(&'static str, &'static str)> {
+    KINDS.iter().map(|k| (k.group, k.plural)).collect()
+}
+
 /// Checks that need the CA Secrets.
 const CA_SECRET_CHECKS: &str = "T001, T002, T004, T005, T007, T009, C001-C005";
 

@@ -333,3 +333,26 @@ async fn snapshot_round_trip_gives_identical_findings_and_holds_no_private_key()
         }
     }
 }
+
+#[test]
+fn readme_rbac_covers_every_listed_resource() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap_or_default();
+    let start = readme
+        .find("name: istio-peer-reader")
+        .expect("README shows the ClusterRole");
+    let role = &readme[start..];
+    for (group, resource) in istio_peer::live::listed_resources() {
+        let group_line = format!("apiGroups: [\"{group}\"]");
+        let at = role
+            .find(&group_line)
+            .unwrap_or_else(|| panic!("README ClusterRole lacks group `{group}`"));
+        let rule = &role[at..];
+        let rule = &rule[..rule[1..].find("- apiGroups").map_or(rule.len(), |e| e + 1)];
+        let listed = rule.contains(&format!("\"{resource}\""))
+            || role.matches(&group_line).count() > 1 && role.contains(&format!("\"{resource}\""));
+        assert!(
+            listed,
+            "README ClusterRole lacks `list` on {resource} ({group})"
+        );
+    }
+}

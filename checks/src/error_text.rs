@@ -47,7 +47,7 @@ const ALERT_REASON_BASE: u64 = 1000;
 
 // Steps name only commands that exist today; `doctor` on live contexts and `probe` replace
 // these once they land.
-const DOCTOR: &str = "istio-peer doctor --client <mesh A objects> --server <mesh B objects>  # e.g. kubectl get -A -o yaml output of both clusters";
+const DOCTOR: &str = "istio-peer doctor --client-context <A> --server-context <B>  # or --client/--server with manifests or snapshots";
 const PROBE: &str = "openssl s_client -connect <gateway-address>:15443 -servername outbound_.<port>_._.<host> -alpn istio -showcerts  # what B presents";
 const CLIENT_ROOTS: &str = "istioctl --context A proxy-config secret <client-pod> -n <ns>  # ROOTCA and the chain A's proxy holds";
 const SERVER_ROOTS: &str = "istioctl --context B proxy-config secret <server-pod> -n <ns>  # ROOTCA and the chain B's proxy holds";
