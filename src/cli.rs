@@ -34,6 +34,8 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_enum, default_value_t = ListFormat::Table)]
         output: ListFormat,
     },
+    /// One staged TLS handshake against HOST:PORT, as a mesh sidecar would do it.
+    Probe(ProbeCommand),
     /// Capture a cluster's relevant objects into a directory (Secrets redacted) for later
     /// offline runs (`doctor --client DIR`).
     Snapshot(SnapshotArgs),
@@ -73,6 +75,76 @@ pub struct LiveArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct ProbeCommand {
+    /// The address to dial.
+    #[arg(value_name = "HOST:PORT")]
+    pub target: String,
+    /// SNI to send (e.g. outbound_.8080_._.api.payments.svc.cluster.local); none by default.
+    #[arg(long)]
+    pub sni: Option<String>,
+    /// ALPN protocols to offer, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "istio-peer-exchange,istio"
+    )]
+    pub alpn: Vec<String>,
+    /// Trust anchors (PEM bundle) to verify the server chain against.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate to present (leaf first, then intermediates).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// Private key of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// A SAN the server must present (repeatable).
+    #[arg(long = "expect-san", value_name = "URI")]
+    pub expect_san: Vec<String>,
+    /// Highest TLS version to offer (1.2 or 1.3).
+    #[arg(long, value_name = "VERSION", default_value = "1.3")]
+    pub tls_max: String,
+    /// Lowest TLS version to offer (1.2 or 1.3).
+    #[arg(long, value_name = "VERSION", default_value = "1.2")]
+    pub tls_min: String,
+    /// Timeout of each stage, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub timeout: u64,
+    /// Also try without a client certificate and with a throwaway self-signed one.
+    #[arg(long)]
+    pub negative: bool,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Table)]
+    pub output: ReportFormat,
+}
+
+/// Live TLS probes of the routes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ProbeArgs {
+    /// Probe the routes with live TLS handshakes (default for live inputs).
+    #[arg(long, conflicts_with = "no_probe")]
+    pub probe: bool,
+    /// Do not probe, even with live inputs.
+    #[arg(long)]
+    pub no_probe: bool,
+    /// Probe this address instead of the route's (e.g. a port-forward or a test server).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub probe_address: Option<String>,
+    /// Client certificate the probes present (leaf first, then intermediates).
+    #[arg(long, value_name = "FILE")]
+    pub probe_cert: Option<PathBuf>,
+    /// Private key of --probe-cert.
+    #[arg(long, value_name = "FILE")]
+    pub probe_key: Option<PathBuf>,
+    /// Identity to mint from the client mesh's CA: NAMESPACE/SERVICE-ACCOUNT.
+    #[arg(long, value_name = "NS/SA")]
+    pub probe_identity: Option<String>,
+    /// Timeout of each probe stage, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub probe_timeout: u64,
+}
+
+#[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("client_input").required(true).multiple(true).args(["client", "client_context"])))]
 #[command(group(clap::ArgGroup::new("server_input").required(true).multiple(true).args(["server", "server_context"])))]
 pub struct DoctorArgs {
@@ -92,6 +164,8 @@ pub struct DoctorArgs {
     pub server_context: Option<String>,
     #[command(flatten)]
     pub live: LiveArgs,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
     /// Label for the client mesh in reports (default: the context, or the first input's name).
     #[arg(long)]
     pub client_name: Option<String>,
@@ -169,6 +243,7 @@ pub fn run(cli: Cli) -> u8 {
     let code = match cli.command {
         Command::Doctor(args) => doctor::run(&args, &mut out),
         Command::Snapshot(args) => crate::snapshot::run(&args),
+        Command::Probe(args) => crate::probe_command::run(&args, &mut out),
         Command::Checks { output } => {
             let text = match output {
                 ListFormat::Table => render::catalogue_table(),

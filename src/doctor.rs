@@ -1,22 +1,29 @@
-//! `istio-peer doctor`: load both meshes, run the checks, render, decide the exit code.
+//! `istio-peer doctor`: load both meshes, run the checks, probe, render, decide the exit code.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use checks::engine::{self, Options, Report};
-use checks::model::{MeshBuilder, Side, Snapshot};
+use checks::analysis::MeshTrust;
+use checks::analysis::tls;
+use checks::engine::{self, Options, Report, RouteReport};
+use checks::model::{Mesh, MeshBuilder, ProbeObservation, Side, Snapshot};
 use checks::time::Timestamp;
+use futures::StreamExt;
 
 use crate::cli::{DoctorArgs, EXIT_USAGE, ReportFormat};
 use crate::live::{self, Collected, LiveTarget};
 use crate::load::{SourceTexts, load_paths};
+use crate::probe::{self, Identity, ProbeSpec, SigningCa};
 use crate::render;
+
+/// Routes probed at once.
+const PROBE_CONCURRENCY: usize = 16;
 
 /// Runs `doctor` and returns the exit code.
 pub fn run(args: &DoctorArgs, out: &mut impl Write) -> u8 {
-    let (report, _texts) = match diagnose(args) {
+    let report = match diagnose(args) {
         Ok(r) => r,
         Err(message) => {
             eprintln!("istio-peer: {message}");
@@ -33,44 +40,163 @@ pub fn run(args: &DoctorArgs, out: &mut impl Write) -> u8 {
     report.verdict.exit_code()
 }
 
-/// Loads the inputs (files and live clusters) and runs the engine; field positions in
-/// evidence are resolved.
-pub fn diagnose(args: &DoctorArgs) -> Result<(Report, SourceTexts), String> {
+/// Whether this run probes: on for live inputs, off offline, unless told.
+fn probing(args: &DoctorArgs) -> bool {
+    if args.probe.no_probe {
+        return false;
+    }
+    args.probe.probe || args.client_context.is_some() || args.server_context.is_some()
+}
+
+/// Loads the inputs (files and live clusters), runs the engine, probes the routes when asked
+/// and runs the engine again with what the probes saw; field positions in evidence are
+/// resolved.
+pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
+    let probing = probing(args);
+    let identity = match (&args.probe.probe_cert, &args.probe.probe_key) {
+        (Some(cert), Some(key)) => Some(probe::identity_from_files(cert, key)?),
+        (None, None) => None,
+        _ => return Err("--probe-cert and --probe-key go together".into()),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let mut texts = SourceTexts::default();
-    let mut live = collect_live(args)?;
+    texts.capture_signing = probing && identity.is_none();
+    let mut live = runtime.block_on(collect_live(args, texts.capture_signing));
+    let mut client_signing: Vec<SigningCa> = Vec::new();
     let client = load_mesh(
         &args.client,
         args.client_context.as_deref(),
         live.remove(&Side::Client),
         args.client_name.as_deref(),
         &mut texts,
+        &mut client_signing,
     )?;
+    // Only the client mesh's CA may sign probe identities.
+    client_signing.append(&mut texts.signing);
+    let mut ignored = Vec::new();
     let server = load_mesh(
         &args.server,
         args.server_context.as_deref(),
         live.remove(&Side::Server),
         args.server_name.as_deref(),
         &mut texts,
+        &mut ignored,
     )?;
-    let snapshot = Snapshot {
+    texts.signing.clear();
+    let mut snapshot = Snapshot {
         at: args.at.unwrap_or_else(now),
         expiry_warning_days: args.expiry_warning,
         client,
         server,
         hosts: args.hosts.clone(),
+        probes: Vec::new(),
     };
-    let mut report = engine::run(
-        &snapshot,
-        &Options {
-            fail_on: args.fail_on.into(),
-        },
-    );
+    let options = Options {
+        fail_on: args.fail_on.into(),
+    };
+    let mut report = engine::run(&snapshot, &options);
+    if probing {
+        let specs = probe_specs(args, &snapshot, &report, identity, &client_signing);
+        snapshot.probes = runtime.block_on(run_probes(specs));
+        report = engine::run(&snapshot, &options);
+    }
     render::resolve_field_positions(&mut report, &texts);
-    Ok((report, texts))
+    Ok(report)
+}
+
+/// One probe per route, as the client sidecar would connect.
+fn probe_specs(
+    args: &DoctorArgs,
+    snapshot: &Snapshot,
+    report: &Report,
+    identity: Option<Identity>,
+    signing: &[SigningCa],
+) -> Vec<ProbeSpec> {
+    let roots = MeshTrust::derive(&snapshot.client).trust_set();
+    let window = tls::client(&snapshot.client);
+    // A live handshake happens now, whatever instant the configuration is evaluated at.
+    let now = now();
+    report
+        .routes
+        .iter()
+        .filter_map(|route| {
+            let target = args
+                .probe
+                .probe_address
+                .clone()
+                .or_else(|| route.address.clone())?;
+            let identity = identity
+                .clone()
+                .or_else(|| minted_identity(args, &snapshot.client, route, report, signing, now));
+            Some(ProbeSpec {
+                route: Some(route.id.clone()),
+                target,
+                sni: route.sni.clone(),
+                alpn: route.alpn.clone(),
+                roots: roots.clone(),
+                expected_sans: route.expected_sans.clone(),
+                identity,
+                versions: (window.min, window.max),
+                stage_timeout: Duration::from_secs(args.probe.probe_timeout.max(1)),
+                at: now,
+                negative: true,
+            })
+        })
+        .collect()
+}
+
+/// A certificate for the route's client workload (or `--probe-identity NS/SA`), minted from
+/// the CA the client mesh signs with.
+fn minted_identity(
+    args: &DoctorArgs,
+    client: &Mesh,
+    route: &RouteReport,
+    report: &Report,
+    signing: &[SigningCa],
+    at: Timestamp,
+) -> Option<Identity> {
+    let spiffe_id = match &args.probe.probe_identity {
+        Some(ns_sa) => {
+            let (ns, sa) = ns_sa.split_once('/')?;
+            checks::spiffe::SpiffeId::new(&client.config.trust_domain, ns, sa).uri()
+        }
+        None => route.client_identities.first()?.clone(),
+    };
+    let wanted = if report.client.ca_mode == "plug_in" {
+        "cacerts"
+    } else {
+        "istio-ca-secret"
+    };
+    let ca = signing
+        .iter()
+        .find(|s| s.secret == wanted)
+        .or(signing.first())?;
+    match ca.mint(&spiffe_id, at) {
+        Ok(identity) => Some(identity),
+        Err(e) => {
+            eprintln!(
+                "istio-peer: cannot mint a probe identity for {spiffe_id} from the client mesh's {}: {e}",
+                ca.secret
+            );
+            None
+        }
+    }
+}
+
+async fn run_probes(specs: Vec<ProbeSpec>) -> Vec<ProbeObservation> {
+    futures::stream::iter(specs)
+        .map(|spec| async move { probe::probe(&spec).await })
+        .buffered(PROBE_CONCURRENCY)
+        .collect()
+        .await
 }
 
 /// Reads both clusters concurrently, when contexts are given.
-fn collect_live(args: &DoctorArgs) -> Result<HashMap<Side, Collected>, String> {
+async fn collect_live(args: &DoctorArgs, capture_signing: bool) -> HashMap<Side, Collected> {
     let targets: Vec<(Side, LiveTarget)> = [
         (Side::Client, &args.client_context),
         (Side::Server, &args.server_context),
@@ -89,23 +215,17 @@ fn collect_live(args: &DoctorArgs) -> Result<HashMap<Side, Collected>, String> {
     })
     .collect();
     if targets.is_empty() {
-        return Ok(HashMap::new());
+        return HashMap::new();
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let options = live::Options {
         timeout: Duration::from_secs(args.live.timeout.max(1)),
         verbose: args.live.verbose,
+        capture_signing,
     };
     let sides: Vec<Side> = targets.iter().map(|(s, _)| *s).collect();
-    let collected = runtime.block_on(live::collect_many(
-        targets.into_iter().map(|(_, t)| t).collect(),
-        options,
-    ));
-    Ok(sides.into_iter().zip(collected).collect())
+    let collected =
+        live::collect_many(targets.into_iter().map(|(_, t)| t).collect(), options).await;
+    sides.into_iter().zip(collected).collect()
 }
 
 fn load_mesh(
@@ -114,7 +234,8 @@ fn load_mesh(
     live: Option<Collected>,
     name: Option<&str>,
     texts: &mut SourceTexts,
-) -> Result<checks::model::Mesh, String> {
+    signing: &mut Vec<SigningCa>,
+) -> Result<Mesh, String> {
     let name = name
         .map(str::to_string)
         .or_else(|| context.map(str::to_string))
@@ -128,6 +249,7 @@ fn load_mesh(
         for missing in collected.unavailable {
             builder.unavailable(missing);
         }
+        signing.extend(collected.signing);
     }
     Ok(builder.finish())
 }

@@ -7,6 +7,8 @@ pub mod cli;
 pub mod doctor;
 pub mod live;
 pub mod load;
+pub mod probe;
+pub mod probe_command;
 pub mod redact;
 pub mod render;
 pub mod snapshot;

@@ -37,6 +37,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Log every request and its duration on stderr.
     pub verbose: bool,
+    /// Keep the CA Secrets' certificate and key (in memory) to mint probe identities.
+    pub capture_signing: bool,
 }
 
 /// What a cluster gave.
@@ -46,6 +48,8 @@ pub struct Collected {
     pub server: String,
     pub objects: Vec<RawObject>,
     pub unavailable: Vec<UnavailableInput>,
+    /// CA material kept for probes (only with `capture_signing`).
+    pub signing: Vec<crate::probe::SigningCa>,
 }
 
 /// One kind the tool reads, and the checks that depend on it.
@@ -250,6 +254,7 @@ pub async fn collect(target: &LiveTarget, options: &Options) -> Collected {
         client,
         context: target.context.clone(),
         verbose: options.verbose,
+        capture_signing: options.capture_signing,
     };
     match tokio::time::timeout(options.timeout, collect_all(&session, &mut collected)).await {
         Ok(()) => {}
@@ -337,6 +342,7 @@ struct Session {
     client: Client,
     context: String,
     verbose: bool,
+    capture_signing: bool,
 }
 
 /// How a GET failed.
@@ -508,6 +514,11 @@ async fn collect_all(session: &Session, collected: &mut Collected) {
         match result {
             Ok(mut body) => {
                 set_type(&mut body, "v1", "Secret");
+                if session.capture_signing
+                    && let Some(ca) = crate::probe::SigningCa::from_secret(&body)
+                {
+                    collected.signing.push(ca);
+                }
                 redact_secret(&mut body);
                 collected.objects.push(raw(session, body));
             }

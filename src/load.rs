@@ -16,6 +16,9 @@ pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Default)]
 pub struct SourceTexts {
     texts: HashMap<String, Arc<str>>,
+    /// Mesh CA material for minting probe identities; only filled when probing.
+    pub signing: Vec<crate::probe::SigningCa>,
+    pub capture_signing: bool,
 }
 
 impl SourceTexts {
@@ -160,6 +163,11 @@ pub fn load_file(path: &Path, builder: &mut MeshBuilder, texts: &mut SourceTexts
     };
     let decoded = yaml::decode(&text, Budget::default());
     for doc in decoded.documents {
+        if texts.capture_signing
+            && let Some(ca) = crate::probe::SigningCa::from_secret(&doc.value)
+        {
+            texts.signing.push(ca);
+        }
         builder.add(RawObject::new(
             doc.value,
             Origin::file(name.clone(), doc.index, doc.start),

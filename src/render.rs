@@ -137,6 +137,23 @@ pub fn table(report: &Report, color: bool) -> String {
             }
         }
     }
+    if !report.probes.is_empty() {
+        let _ = writeln!(out, "\n{}", style.bold("Live probes"));
+        for p in &report.probes {
+            let code = p
+                .outcome
+                .code()
+                .map(named)
+                .unwrap_or_else(|| "unclassified".into());
+            let _ = writeln!(
+                out,
+                "  {} → {}: {code}",
+                p.route.as_deref().unwrap_or(""),
+                p.target
+            );
+            write_probe_body(&mut out, p, &style, "      ");
+        }
+    }
     if report.findings.is_empty() {
         let _ = writeln!(
             out,
@@ -190,6 +207,14 @@ fn write_finding(out: &mut String, f: &Finding, style: &Style, with_fix: bool) {
         f.mesh.as_str()
     );
     let _ = writeln!(out, "      {}", f.message);
+    if let Some(p) = &f.probe {
+        let label = if p.confirmed {
+            style.paint("32", "probe:")
+        } else {
+            style.paint("1;33", "probe:")
+        };
+        let _ = writeln!(out, "      {label} {}", p.note);
+    }
     for e in &f.evidence {
         let _ = writeln!(out, "      {} {}", style.dim("·"), evidence_line(e));
     }
@@ -235,6 +260,93 @@ fn evidence_line(e: &Evidence) -> String {
         );
     }
     line
+}
+
+/// One probe: stages, negotiated parameters, the presented chain, the outcome.
+pub fn probe_report(p: &checks::model::ProbeObservation, color: bool) -> String {
+    let style = Style { color };
+    let mut out = String::new();
+    let verdict = match p.outcome.code() {
+        Some("L008") => style.paint("1;32", "PASS"),
+        _ => style.paint("1;31", "FAIL"),
+    };
+    let code = p
+        .outcome
+        .code()
+        .map(named)
+        .unwrap_or_else(|| "unclassified".into());
+    let _ = writeln!(out, "{verdict}  probe {} — {code}", p.target);
+    write_probe_body(&mut out, p, &style, "  ");
+    out.trim_end().to_string()
+}
+
+fn write_probe_body(
+    out: &mut String,
+    p: &checks::model::ProbeObservation,
+    style: &Style,
+    indent: &str,
+) {
+    let _ = writeln!(
+        out,
+        "{indent}SNI {}, ALPN {:?}, client identity {} ({})",
+        p.sni.as_deref().unwrap_or("none"),
+        p.alpn_offered,
+        p.client_identity.as_deref().unwrap_or("none"),
+        p.identity_source
+    );
+    for s in &p.stages {
+        let mark = if s.ok {
+            style.paint("32", "✓")
+        } else {
+            style.paint("31", "✗")
+        };
+        let _ = writeln!(
+            out,
+            "{indent}{mark} {:<22} {} ({} ms)",
+            s.name, s.detail, s.millis
+        );
+    }
+    if let Some(n) = &p.negotiated {
+        let _ = writeln!(
+            out,
+            "{indent}negotiated {} {}, ALPN {}",
+            n.version,
+            n.cipher,
+            n.alpn.as_deref().unwrap_or("none")
+        );
+    }
+    for (i, c) in p.server_chain.iter().enumerate() {
+        let sans = if c.uri_sans.is_empty() {
+            String::new()
+        } else {
+            format!(" SANs {:?}", c.uri_sans)
+        };
+        let _ = writeln!(
+            out,
+            "{indent}chain[{i}] {} (issuer {}){sans} valid {} .. {} sha256 {}",
+            c.subject,
+            c.issuer,
+            c.not_before,
+            c.not_after,
+            &c.fingerprint_sha256[..c.fingerprint_sha256.len().min(16)]
+        );
+    }
+    for n in &p.negative {
+        let _ = writeln!(
+            out,
+            "{indent}{} {}: {}",
+            if n.accepted {
+                style.paint("33", "!")
+            } else {
+                style.paint("32", "✓")
+            },
+            n.variant,
+            if n.accepted { "ACCEPTED" } else { &n.detail }
+        );
+    }
+    for u in &p.unconfirmed {
+        let _ = writeln!(out, "{indent}{} {u}", style.dim("not checked:"));
+    }
 }
 
 /// `istio-peer checks`: the catalogue as a table.

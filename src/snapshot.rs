@@ -53,6 +53,7 @@ pub fn run(args: &SnapshotArgs) -> u8 {
     let options = live::Options {
         timeout: Duration::from_secs(args.live.timeout.max(1)),
         verbose: args.live.verbose,
+        capture_signing: false,
     };
     let collected = runtime.block_on(live::collect(&target, &options));
     match write(&args.output, &collected) {

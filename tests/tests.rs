@@ -8,4 +8,5 @@ mod cli;
 mod crds;
 mod interop;
 mod live;
+mod probes;
 mod scenarios;

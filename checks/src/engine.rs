@@ -96,6 +96,10 @@ pub struct RouteReport {
     pub expected_sans: Vec<String>,
     pub server_identities: Vec<String>,
     pub caller_identities: Vec<String>,
+    /// Identities the client namespace's workloads present.
+    pub client_identities: Vec<String>,
+    /// ALPN the client offers.
+    pub alpn: Vec<String>,
     pub verdict: RouteVerdict,
     pub root_causes: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -113,6 +117,9 @@ pub struct Report {
     pub server: MeshSummary,
     pub routes: Vec<RouteReport>,
     pub findings: Vec<Finding>,
+    /// The live probes behind the L findings, when probing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<crate::model::ProbeObservation>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -125,6 +132,7 @@ pub fn run(snapshot: &crate::model::Snapshot, options: &Options) -> Report {
     let cx = Context::new(snapshot);
     let mut findings: Vec<Finding> = registry::all().iter().flat_map(|c| (c.run)(&cx)).collect();
     link_causes(&mut findings);
+    weigh_against_probes(&mut findings, &cx.routes, &snapshot.probes);
     findings.sort_by(|a, b| {
         (
             !a.root_cause,
@@ -156,6 +164,7 @@ pub fn run(snapshot: &crate::model::Snapshot, options: &Options) -> Report {
         server: summary(&cx.server),
         routes,
         findings,
+        probes: snapshot.probes.clone(),
     }
 }
 
@@ -192,6 +201,30 @@ const CAUSES: &[(&str, &str, Relation)] = &[
     ("R002", "G002", Relation::Any),
     ("R002", "G006", Relation::Any),
     ("G003", "G002", Relation::Any),
+    // Live probes: the configuration finding explains what the probe saw.
+    ("G001", "L001", Relation::Any),
+    ("G007", "L001", Relation::Any),
+    ("N001", "L001", Relation::Any),
+    ("G002", "L002", Relation::Any),
+    ("G003", "L002", Relation::Any),
+    ("G006", "L002", Relation::Any),
+    ("R002", "L002", Relation::Any),
+    ("T001", "L003", Relation::Any),
+    ("T005", "L003", Relation::Any),
+    ("T006", "L003", Relation::Any),
+    ("C001", "L003", Relation::Any),
+    ("T007", "L003", Relation::Any),
+    ("T009", "L003", Relation::Any),
+    ("I002", "L004", Relation::Any),
+    ("G007", "L004", Relation::Any),
+    ("T002", "L005", Relation::Any),
+    ("I001", "L005", Relation::Any),
+    ("G005", "L005", Relation::Any),
+    ("C001", "L005", Relation::Any),
+    ("T007", "L005", Relation::Any),
+    ("T009", "L005", Relation::Any),
+    ("P001", "L007", Relation::Any),
+    ("P002", "L007", Relation::Any),
     ("G008", "I002", Relation::Any),
     ("G008", "I003", Relation::Any),
 ];
@@ -221,6 +254,75 @@ fn link_causes(findings: &mut [Finding]) {
             }
         }
         finding.root_cause = finding.caused_by.is_empty();
+    }
+}
+
+/// Which configuration findings each probe outcome confirms when it fails.
+const CONFIRMS: &[(&str, &[&str])] = &[
+    ("L001", &["G001", "G007", "N001"]),
+    ("L002", &["G002", "G003", "G006", "R002"]),
+    ("L003", &["T001", "T005", "T006", "T007", "T009", "C001"]),
+    ("L004", &["I002", "G007"]),
+    ("L005", &["T002", "I001", "G005", "C001", "T007", "T009"]),
+    ("L007", &["P001", "P002"]),
+];
+
+/// What a successful handshake (L008) refutes: failures of the TLS layer. Findings above it
+/// (authorization, plaintext from the real sidecar) cannot be refuted by our handshake.
+const REFUTED_BY_HANDSHAKE: &[&str] = &[
+    "G001", "G002", "G003", "G005", "G006", "G007", "T001", "T002", "T005", "T006", "T007", "T009",
+    "I001", "I002", "C001", "P001", "P002",
+];
+
+/// A configuration finding confirmed by a probe is stated as fact; one contradicted by a
+/// probe is downgraded to a warning and says so.
+fn weigh_against_probes(
+    findings: &mut [Finding],
+    routes: &[Route],
+    probes: &[crate::model::ProbeObservation],
+) {
+    use crate::finding::ProbeVerdict;
+    for finding in findings.iter_mut().filter(|f| !f.code.starts_with('L')) {
+        let applicable: Vec<&crate::model::ProbeObservation> = probes
+            .iter()
+            .filter(|p| match (&finding.route, &p.route) {
+                (Some(f), Some(r)) => f == r,
+                (None, Some(r)) => routes
+                    .iter()
+                    .any(|route| route.id == *r && applies_to(finding, route)),
+                _ => false,
+            })
+            .collect();
+        let confirming = applicable.iter().find_map(|p| {
+            let code = p.outcome.code()?;
+            CONFIRMS
+                .iter()
+                .any(|(l, codes)| *l == code && codes.contains(&finding.code.as_str()))
+                .then_some(code)
+        });
+        if let Some(code) = confirming {
+            finding.probe = Some(ProbeVerdict {
+                confirmed: true,
+                by: code.to_string(),
+                note: format!("confirmed by a live probe ({code})"),
+            });
+            continue;
+        }
+        let refuted = !applicable.is_empty()
+            && applicable.iter().all(|p| p.outcome.code() == Some("L008"))
+            && REFUTED_BY_HANDSHAKE.contains(&finding.code.as_str());
+        if refuted {
+            if finding.severity == Severity::Error {
+                finding.severity = Severity::Warning;
+            }
+            finding.probe = Some(ProbeVerdict {
+                confirmed: false,
+                by: "L008".to_string(),
+                note: "contradicted: a live probe completed the mTLS handshake with the expected identities; \
+                       the configuration read may not be what is deployed"
+                    .to_string(),
+            });
+        }
     }
 }
 
@@ -268,6 +370,8 @@ fn route_report(route: &Route, findings: &[Finding]) -> RouteReport {
         expected_sans: route.client.expected_sans.clone(),
         server_identities: route.server_identities.clone(),
         caller_identities: route.caller_identities.iter().map(|i| i.uri()).collect(),
+        client_identities: route.client.identities.iter().map(|i| i.uri()).collect(),
+        alpn: route.client.alpn.clone(),
         verdict,
         root_causes,
         notes: route.notes.clone(),

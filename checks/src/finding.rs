@@ -222,6 +222,16 @@ pub struct Fix {
     pub command: Option<String>,
 }
 
+/// What a live probe says about a configuration finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeVerdict {
+    /// True when the probe observed what the finding predicts; false when it contradicts it.
+    pub confirmed: bool,
+    /// The probe finding's code (`L003`, `L008`, …).
+    pub by: String,
+    pub note: String,
+}
+
 /// One diagnosis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -242,6 +252,9 @@ pub struct Finding {
     /// Codes of the findings this one follows from.
     #[serde(default)]
     pub caused_by: Vec<String>,
+    /// Confirmed or contradicted by a live probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeVerdict>,
 }
 
 impl Finding {
@@ -258,6 +271,7 @@ impl Finding {
             fix: Fix::default(),
             root_cause: true,
             caused_by: Vec::new(),
+            probe: None,
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod index;
 pub mod route;
+pub mod tls;
 pub mod trust;
 
 pub use route::{Route, Topology};

@@ -1,4 +1,4 @@
-use super::tls_window::{self, version_name};
+use crate::analysis::tls::{self as tls_window, version_name};
 use crate::context::Context;
 use crate::finding::{Evidence, Finding};
 use crate::model::Side;

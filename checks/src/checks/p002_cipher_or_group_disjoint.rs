@@ -1,4 +1,4 @@
-use super::tls_window;
+use crate::analysis::tls as tls_window;
 use crate::context::Context;
 use crate::finding::Finding;
 use crate::model::Side;

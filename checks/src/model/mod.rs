@@ -6,6 +6,7 @@ mod build;
 mod kinds;
 mod mesh_config;
 mod object;
+mod probe;
 mod source;
 
 pub use build::MeshBuilder;
@@ -14,6 +15,7 @@ pub use mesh_config::{
     CaCertificateEntry, Istiod, MeshConfig, ProxyConfig, TlsParameters, minor_version,
 };
 pub use object::{Metadata, ObjectRef, RawObject};
+pub use probe::{NegativeProbe, Negotiated, ProbeObservation, ProbeOutcome, ProbeStage};
 pub use source::Origin;
 
 use std::collections::BTreeMap;
@@ -61,6 +63,8 @@ pub struct Snapshot {
     pub server: Mesh,
     /// When not empty, only routes to these hosts are analysed (`--host`).
     pub hosts: Vec<String>,
+    /// Live TLS handshakes, when probing.
+    pub probes: Vec<ProbeObservation>,
 }
 
 /// Where an object or field is: the object's origin plus the path of a field inside it.
