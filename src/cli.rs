@@ -127,9 +127,13 @@ pub struct ProbeArgs {
     /// Do not probe, even with live inputs.
     #[arg(long)]
     pub no_probe: bool,
-    /// Probe this address instead of the route's (e.g. a port-forward or a test server).
+    /// Probe this address instead of the route's (e.g. a test server).
     #[arg(long, value_name = "HOST:PORT")]
     pub probe_address: Option<String>,
+    /// How to reach the gateway: directly, or through a Kubernetes port-forward to a gateway
+    /// pod of the server cluster (for internal gateways; needs --server-context).
+    #[arg(long, value_enum, default_value_t = ProbeVia::Direct)]
+    pub probe_via: ProbeVia,
     /// Client certificate the probes present (leaf first, then intermediates).
     #[arg(long, value_name = "FILE")]
     pub probe_cert: Option<PathBuf>,
@@ -187,6 +191,12 @@ pub struct DoctorArgs {
     /// Lowest severity that fails the run (exit 1).
     #[arg(long, value_enum, default_value_t = FailOnArg::Error)]
     pub fail_on: FailOnArg,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeVia {
+    Direct,
+    PortForward,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,10 +12,10 @@ use checks::model::{Mesh, MeshBuilder, ProbeObservation, Side, Snapshot};
 use checks::time::Timestamp;
 use futures::StreamExt;
 
-use crate::cli::{DoctorArgs, EXIT_USAGE, ReportFormat};
+use crate::cli::{DoctorArgs, EXIT_USAGE, ProbeVia, ReportFormat};
 use crate::live::{self, Collected, LiveTarget};
 use crate::load::{SourceTexts, load_paths};
-use crate::probe::{self, Identity, ProbeSpec, SigningCa};
+use crate::probe::{self, Identity, PortForward, ProbeSpec, SigningCa};
 use crate::render;
 
 /// Routes probed at once.
@@ -100,7 +100,15 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
     };
     let mut report = engine::run(&snapshot, &options);
     if probing {
-        let specs = probe_specs(args, &snapshot, &report, identity, &client_signing);
+        let mut specs = probe_specs(args, &snapshot, &report, identity, &client_signing);
+        if args.probe.probe_via == ProbeVia::PortForward {
+            runtime.block_on(route_through_port_forwards(
+                args,
+                &snapshot.server,
+                &report,
+                &mut specs,
+            ))?;
+        }
         snapshot.probes = runtime.block_on(run_probes(specs));
         report = engine::run(&snapshot, &options);
     }
@@ -144,6 +152,7 @@ fn probe_specs(
                 stage_timeout: Duration::from_secs(args.probe.probe_timeout.max(1)),
                 at: now,
                 negative: true,
+                via: None,
             })
         })
         .collect()
@@ -185,6 +194,93 @@ fn minted_identity(
             None
         }
     }
+}
+
+/// Points every probe at a gateway pod of the server cluster, through the API server.
+async fn route_through_port_forwards(
+    args: &DoctorArgs,
+    server: &Mesh,
+    report: &Report,
+    specs: &mut [ProbeSpec],
+) -> Result<(), String> {
+    use k8s_openapi::api::core::v1::Pod;
+    let context = args
+        .server_context
+        .clone()
+        .ok_or("--probe-via port-forward needs --server-context")?;
+    let target = LiveTarget {
+        context,
+        kubeconfig: args.live.kubeconfig.clone(),
+    };
+    let options = live::Options {
+        timeout: Duration::from_secs(args.live.timeout.max(1)),
+        verbose: args.live.verbose,
+        capture_signing: false,
+    };
+    let client = live::client(&target, &options).await?;
+    for spec in specs.iter_mut() {
+        let Some(route) = report
+            .routes
+            .iter()
+            .find(|r| Some(&r.id) == spec.route.as_ref())
+        else {
+            continue;
+        };
+        let (Some(service), Some(port)) = (&route.gateway_service, route.gateway_port) else {
+            continue;
+        };
+        let Some((ns, name)) = service.split_once('/') else {
+            continue;
+        };
+        let Some(svc) = server
+            .services
+            .iter()
+            .find(|s| s.namespace() == ns && s.name() == name)
+        else {
+            continue;
+        };
+        let target_port = svc
+            .spec
+            .spec
+            .ports
+            .iter()
+            .find(|p| p.port == port)
+            .and_then(|p| match &p.target_port {
+                Some(checks::model::IntOrString::Int(n)) => Some(*n),
+                Some(checks::model::IntOrString::Str(_)) => None,
+                None => Some(p.port),
+            })
+            .unwrap_or(port);
+        let selector: Vec<String> = svc
+            .spec
+            .spec
+            .selector
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), ns);
+        let params = kube::api::ListParams::default().labels(&selector.join(","));
+        let listed = pods
+            .list(&params)
+            .await
+            .map_err(|e| format!("cannot list gateway pods of {service}: {e}"))?;
+        let Some(pod) = listed
+            .items
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .next()
+        else {
+            continue;
+        };
+        spec.target = format!("{ns}/{pod}:{target_port} (port-forward)");
+        spec.via = Some(PortForward {
+            client: client.clone(),
+            namespace: ns.to_string(),
+            pod,
+            port: u16::try_from(target_port).unwrap_or(0),
+        });
+    }
+    Ok(())
 }
 
 async fn run_probes(specs: Vec<ProbeSpec>) -> Vec<ProbeObservation> {

@@ -314,6 +314,11 @@ fn get_rule(resource: &str, namespace: &str, name: &str) -> RbacRule {
     }
 }
 
+/// A client for a kubeconfig context (for port-forwards).
+pub async fn client(target: &LiveTarget, options: &Options) -> Result<Client, String> {
+    connect(target, options).await.map(|(client, _)| client)
+}
+
 async fn connect(target: &LiveTarget, options: &Options) -> Result<(Client, String), String> {
     let kubeconfig = match &target.kubeconfig {
         Some(path) => Kubeconfig::read_from(path),

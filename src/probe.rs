@@ -65,6 +65,27 @@ pub struct ProbeSpec {
     pub at: Timestamp,
     /// Also try without a client certificate and with a throwaway self-signed one.
     pub negative: bool,
+    /// Reach the target through a Kubernetes port-forward instead of TCP.
+    pub via: Option<PortForward>,
+}
+
+/// A gateway pod port reached through the API server (`pods/portforward`).
+#[derive(Clone)]
+pub struct PortForward {
+    pub client: kube::Client,
+    pub namespace: String,
+    pub pod: String,
+    pub port: u16,
+}
+
+impl std::fmt::Debug for PortForward {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "port-forward {}/{}:{}",
+            self.namespace, self.pod, self.port
+        )
+    }
 }
 
 /// What one handshake attempt observed.
@@ -293,6 +314,13 @@ fn describe_failure(f: Option<&Failure>) -> Option<String> {
 
 /// One handshake attempt with the given identity.
 async fn attempt(spec: &ProbeSpec, identity: Option<&Identity>, label: &str) -> Attempt {
+    match &spec.via {
+        Some(pf) => attempt_port_forward(spec, pf, identity, label).await,
+        None => attempt_tcp(spec, identity, label).await,
+    }
+}
+
+async fn attempt_tcp(spec: &ProbeSpec, identity: Option<&Identity>, label: &str) -> Attempt {
     let mut a = Attempt::default();
     let started = Instant::now();
     let addrs: Vec<SocketAddr> =
@@ -349,30 +377,109 @@ async fn attempt(spec: &ProbeSpec, identity: Option<&Identity>, label: &str) -> 
         }
     };
     stage(&mut a, "TCP connect", true, addr.to_string(), started);
+    let fallback = ServerName::IpAddress(addr.ip().into());
+    handshake(spec, identity, label, tcp, fallback, a).await
+}
+
+async fn attempt_port_forward(
+    spec: &ProbeSpec,
+    pf: &PortForward,
+    identity: Option<&Identity>,
+    label: &str,
+) -> Attempt {
+    use k8s_openapi::api::core::v1::Pod;
+    let a = Attempt::default();
+    let started = Instant::now();
+    let pods: kube::Api<Pod> = kube::Api::namespaced(pf.client.clone(), &pf.namespace);
+    let forwarder = match tokio::time::timeout(
+        spec.stage_timeout,
+        pods.portforward(&pf.pod, &[pf.port]),
+    )
+    .await
+    {
+        Ok(Ok(f)) => f,
+        Ok(Err(kube::Error::Api(status))) if matches!(status.code, 401 | 403) => {
+            return fail(
+                a,
+                "port-forward",
+                Failure::Unreachable(format!(
+                    "forbidden: needs RBAC `create` (WebSocket clients may need `get`) on `pods/portforward` in namespace {}: {}",
+                    pf.namespace, status.message
+                )),
+                started,
+            );
+        }
+        Ok(Err(e)) => {
+            return fail(
+                a,
+                "port-forward",
+                Failure::Unreachable(format!("{pf:?}: {e}")),
+                started,
+            );
+        }
+        Err(_) => {
+            return fail(
+                a,
+                "port-forward",
+                Failure::Unreachable(format!("{pf:?}: timed out")),
+                started,
+            );
+        }
+    };
+    let mut forwarder = forwarder;
+    let Some(stream) = forwarder.take_stream(pf.port) else {
+        return fail(
+            a,
+            "port-forward",
+            Failure::Unreachable(format!("{pf:?}: no stream")),
+            started,
+        );
+    };
+    let mut a = a;
+    stage(&mut a, "port-forward", true, format!("{pf:?}"), started);
+    let fallback = ServerName::try_from("localhost")
+        .map(|n| n.to_owned())
+        .unwrap_or_else(|_| ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+    let result = handshake(spec, identity, label, stream, fallback, a).await;
+    drop(forwarder);
+    result
+}
+
+/// ClientHello to the read after the handshake, over any stream.
+async fn handshake<S>(
+    spec: &ProbeSpec,
+    identity: Option<&Identity>,
+    label: &str,
+    io: S,
+    fallback: ServerName<'static>,
+    mut a: Attempt,
+) -> Attempt
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let started = Instant::now();
     let recorder = Arc::new(Recorder::default());
     let config = match client_config(spec, identity, recorder.clone()) {
         Ok(c) => c,
         Err(e) => return fail(a, "TLS setup", Failure::Other(e), started),
     };
     let server_name = match &spec.sni {
-        Some(sni) => ServerName::try_from(sni.clone()).map_err(|e| e.to_string()),
-        None => Ok(ServerName::IpAddress(addr.ip().into())),
+        Some(sni) => match ServerName::try_from(sni.clone()) {
+            Ok(n) => n,
+            Err(e) => {
+                return fail(
+                    a,
+                    "ClientHello",
+                    Failure::Other(format!("invalid SNI: {e}")),
+                    started,
+                );
+            }
+        },
+        None => fallback,
     };
-    let server_name = match server_name {
-        Ok(n) => n,
-        Err(e) => {
-            return fail(
-                a,
-                "ClientHello",
-                Failure::Other(format!("invalid SNI: {e}")),
-                started,
-            );
-        }
-    };
-    let started = Instant::now();
     let connector = TlsConnector::from(Arc::new(config));
     let handshake =
-        tokio::time::timeout(spec.stage_timeout, connector.connect(server_name, tcp)).await;
+        tokio::time::timeout(spec.stage_timeout, connector.connect(server_name, io)).await;
     a.chain = recorder.chain.lock().map(|c| c.clone()).unwrap_or_default();
     a.requested = Some(recorder.requested.lock().map(|r| *r).unwrap_or(false));
     let mut stream = match handshake {

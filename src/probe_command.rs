@@ -101,5 +101,6 @@ fn spec(args: &ProbeCommand) -> Result<ProbeSpec, String> {
                 .unwrap_or(0),
         ),
         negative: args.negative,
+        via: None,
     })
 }

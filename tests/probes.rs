@@ -216,6 +216,7 @@ fn spec(addr: SocketAddr, pki: &Pki, identity: Option<Identity>) -> ProbeSpec {
                 .unwrap_or(0),
         ),
         negative: true,
+        via: None,
     }
 }
 
@@ -811,4 +812,102 @@ fn every_probe_outcome_becomes_its_finding() {
     };
     assert!(run(true));
     assert!(!run(false));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_reach_an_internal_gateway_through_port_forward() {
+    use crate::fake_api::{Behaviour, FakeApi, Pki as ApiPki, kubeconfig};
+    let gateway = scenario_server("healthy").await;
+    let api_pki = ApiPki::new();
+    let dir = root().join("fixtures/scenarios/healthy");
+    let run_with = |forbidden: Vec<String>| {
+        let dir = dir.clone();
+        let api_pki = &api_pki;
+        async move {
+            let client = FakeApi::start(api_pki, &dir.join("client"), Behaviour::default()).await;
+            let server = FakeApi::start(
+                api_pki,
+                &dir.join("server"),
+                Behaviour {
+                    port_forward_to: Some(gateway),
+                    forbidden,
+                    ..Behaviour::default()
+                },
+            )
+            .await;
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let path = tmp.path().join("kubeconfig");
+            std::fs::write(
+                &path,
+                kubeconfig(
+                    api_pki,
+                    &[
+                        ("mesh-a", client.addr, &client.token),
+                        ("mesh-b", server.addr, &server.token),
+                    ],
+                ),
+            )
+            .expect("write");
+            let out = run(vec![
+                "doctor".into(),
+                "--client-context".into(),
+                "mesh-a".into(),
+                "--server-context".into(),
+                "mesh-b".into(),
+                "--kubeconfig".into(),
+                path.to_string_lossy().into_owned(),
+                "--probe-via".into(),
+                "port-forward".into(),
+                "--at".into(),
+                "2027-06-01T00:00:00Z".into(),
+                "-o".into(),
+                "json".into(),
+            ])
+            .await;
+            let requests = server.requests();
+            (out, requests)
+        }
+    };
+    let (out, requests) = run_with(Vec::new()).await;
+    let report = out.json();
+    assert_eq!(
+        report["probes"][0]["outcome"]["outcome"],
+        "handshake-ok",
+        "{}",
+        serde_json::to_string_pretty(&report["probes"]).unwrap_or_default()
+    );
+    assert!(
+        report["probes"][0]["target"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("istio-eastwestgateway-0:15443 (port-forward)")
+    );
+    assert!(
+        requests.iter().any(|r| r
+            .path_and_query
+            .contains("/pods/istio-eastwestgateway-0/portforward")
+            && r.path_and_query.contains("ports=15443")),
+        "{requests:?}"
+    );
+    assert!(
+        requests.iter().all(|r| r.method == "GET"),
+        "port-forward is a WebSocket GET"
+    );
+
+    // Without RBAC for pods/portforward: an L001 naming the rule, and the rest still runs.
+    let (out, _) = run_with(vec!["pods/portforward".into()]).await;
+    let report = out.json();
+    let l001 = report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["code"] == "L001")
+        .cloned()
+        .expect("L001");
+    assert!(
+        serde_json::to_string(&l001)
+            .unwrap_or_default()
+            .contains("pods/portforward"),
+        "{l001}"
+    );
 }

@@ -100,6 +100,11 @@ pub struct RouteReport {
     pub client_identities: Vec<String>,
     /// ALPN the client offers.
     pub alpn: Vec<String>,
+    /// The server mesh's gateway Service the route lands on (`namespace/name`) and its port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_port: Option<u32>,
     pub verdict: RouteVerdict,
     pub root_causes: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -372,6 +377,11 @@ fn route_report(route: &Route, findings: &[Finding]) -> RouteReport {
         caller_identities: route.caller_identities.iter().map(|i| i.uri()).collect(),
         client_identities: route.client.identities.iter().map(|i| i.uri()).collect(),
         alpn: route.client.alpn.clone(),
+        gateway_service: route
+            .gateway
+            .as_ref()
+            .map(|g| format!("{}/{}", g.service.object.namespace, g.service.object.name)),
+        gateway_port: route.gateway.as_ref().map(|g| g.port),
         verdict,
         root_causes,
         notes: route.notes.clone(),

@@ -40,6 +40,8 @@ pub struct Behaviour {
     pub delay: Option<Duration>,
     /// Largest page the server returns whatever `limit` asks (forces pagination).
     pub max_page: usize,
+    /// Where `pods/portforward` connects (every pod, every port); `None`: no port-forward.
+    pub port_forward_to: Option<SocketAddr>,
 }
 
 /// The resource (plural) a kind is served as.
@@ -149,6 +151,7 @@ impl FakeApi {
                     let service = service_fn(move |req| handle(state.clone(), req));
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(tls), service)
+                        .with_upgrades()
                         .await;
                 });
             }
@@ -207,10 +210,30 @@ fn load_objects(dir: &Path) -> BTreeMap<String, Vec<Value>> {
                 continue;
             };
             fold_string_data(&mut value);
+            if plural == "deployments" {
+                out.entry("pods".into()).or_default().push(pod_of(&value));
+            }
             out.entry(plural.to_string()).or_default().push(value);
         }
     }
     out
+}
+
+/// One running pod for a Deployment, as the cluster would have.
+fn pod_of(deployment: &Value) -> Value {
+    let meta = &deployment["metadata"];
+    let template = &deployment["spec"]["template"];
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("{}-0", meta["name"].as_str().unwrap_or("pod")),
+            "namespace": meta["namespace"],
+            "labels": template["metadata"]["labels"],
+        },
+        "spec": template["spec"],
+        "status": {"phase": "Running"},
+    })
 }
 
 fn fold_string_data(value: &mut Value) {
@@ -250,6 +273,9 @@ async fn handle(
         .get("authorization")
         .and_then(|h| h.to_str().ok())
         .is_some_and(|h| h == format!("Bearer {}", state.token));
+    if authorized && method == "GET" && req.uri().path().ends_with("/portforward") {
+        return Ok(port_forward(&state, req));
+    }
     // Drain the body: a read-only client sends none.
     let _ = req.into_body().collect().await;
     if !authorized {
@@ -486,4 +512,102 @@ pub fn kubeconfig(pki: &Pki, clusters: &[(&str, SocketAddr, &str)]) -> String {
         "apiVersion: v1\nkind: Config\nclusters:\n{clusters_yaml}users:\n{users}contexts:\n{contexts}current-context: {}\n",
         clusters.first().map_or("", |c| c.0)
     )
+}
+
+/// `pods/portforward` over WebSocket (`v4.channel.k8s.io`): each requested port gets a data
+/// channel (2i) and an error channel (2i+1), each announced by a frame carrying the port.
+fn port_forward(state: &State, mut req: Request<Incoming>) -> Response<Full<Bytes>> {
+    use futures::{SinkExt, StreamExt};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    if state
+        .behaviour
+        .forbidden
+        .iter()
+        .any(|f| f == "pods/portforward")
+    {
+        return status(
+            403,
+            "Forbidden",
+            "pods \"x\" is forbidden: cannot create resource \"pods/portforward\"",
+        );
+    }
+    let Some(target) = state.behaviour.port_forward_to else {
+        return status(404, "NotFound", "no port-forward target configured");
+    };
+    let port: u16 = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("ports=")))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let Some(key) = req
+        .headers()
+        .get("sec-websocket-key")
+        .map(|k| derive_accept_key(k.as_bytes()))
+    else {
+        return status(400, "BadRequest", "not a WebSocket upgrade");
+    };
+    let upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            TokioIo::new(upgraded),
+            Role::Server,
+            None,
+        )
+        .await;
+        let (mut sink, mut source) = ws.split();
+        let [lo, hi] = port.to_le_bytes();
+        if sink.send(Message::binary(vec![0, lo, hi])).await.is_err()
+            || sink.send(Message::binary(vec![1, lo, hi])).await.is_err()
+        {
+            return;
+        }
+        let Ok(tcp) = tokio::net::TcpStream::connect(target).await else {
+            let _ = sink
+                .send(Message::binary(
+                    [&[1u8][..], b"connection refused"].concat(),
+                ))
+                .await;
+            return;
+        };
+        let (mut read, mut write) = tcp.into_split();
+        let to_pod = async move {
+            while let Some(Ok(msg)) = source.next().await {
+                if let Message::Binary(bytes) = msg
+                    && bytes.first() == Some(&0)
+                    && write.write_all(&bytes[1..]).await.is_err()
+                {
+                    break;
+                }
+            }
+        };
+        let from_pod = async move {
+            let mut buf = vec![0u8; 16 * 1024];
+            while let Ok(n) = read.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let mut frame = vec![0u8];
+                frame.extend_from_slice(&buf[..n]);
+                if sink.send(Message::binary(frame)).await.is_err() {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        };
+        tokio::join!(to_pod, from_pod);
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("upgrade", "websocket")
+        .header("connection", "Upgrade")
+        .header("sec-websocket-accept", key)
+        .header("sec-websocket-protocol", "v4.channel.k8s.io")
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_default()
 }
