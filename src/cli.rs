@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Diagnose cross-mesh mTLS from a client mesh to a server mesh.
-    Doctor(DoctorArgs),
+    Doctor(Box<DoctorArgs>),
     /// List the check catalogue.
     Checks {
         /// Output format.
@@ -185,12 +185,71 @@ pub struct DoctorArgs {
     /// Days before expiry at which C002 warns.
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub expiry_warning: i64,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Table)]
-    pub output: ReportFormat,
-    /// Lowest severity that fails the run (exit 1).
-    #[arg(long, value_enum, default_value_t = FailOnArg::Error)]
-    pub fail_on: FailOnArg,
+    /// Output: FORMAT or FORMAT=FILE, repeatable (`-o table -o sarif=results.sarif`). Formats:
+    /// table, json, sarif, junit, github, markdown.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT[=FILE]", value_parser = parse_output)]
+    pub output: Vec<OutputSpec>,
+    /// File for the last `-o` format given without one (`-o junit --output-file junit.xml`).
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+    /// Lowest severity that fails the run (exit 1); default `error`, or the config file's.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOnArg>,
+    /// Report CODE, check name or category as an error (repeatable).
+    #[arg(long, value_name = "CODE|CATEGORY")]
+    pub deny: Vec<String>,
+    /// Report CODE, check name or category as a warning (repeatable).
+    #[arg(long, value_name = "CODE|CATEGORY")]
+    pub warn: Vec<String>,
+    /// Report CODE, check name or category as info: never fails (repeatable).
+    #[arg(long, value_name = "CODE|CATEGORY")]
+    pub allow: Vec<String>,
+    /// Config file with overrides and waivers (default: ./.istio-peer.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A previous `doctor -o json` report: only findings not in it fail the gate.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+}
+
+/// Every report format `doctor` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Sarif,
+    Junit,
+    Github,
+    Markdown,
+}
+
+/// `-o FORMAT[=FILE]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputSpec {
+    pub format: Format,
+    pub file: Option<PathBuf>,
+}
+
+fn parse_output(text: &str) -> Result<OutputSpec, String> {
+    let (name, file) = match text.split_once('=') {
+        Some((n, f)) if !f.is_empty() => (n, Some(PathBuf::from(f))),
+        Some((n, _)) => (n, None),
+        None => (text, None),
+    };
+    let format = match name {
+        "table" => Format::Table,
+        "json" => Format::Json,
+        "sarif" => Format::Sarif,
+        "junit" => Format::Junit,
+        "github" => Format::Github,
+        "markdown" | "md" => Format::Markdown,
+        other => {
+            return Err(format!(
+                "unknown format `{other}` (table, json, sarif, junit, github, markdown)"
+            ));
+        }
+    };
+    Ok(OutputSpec { format, file })
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

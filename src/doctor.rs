@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use checks::analysis::MeshTrust;
 use checks::analysis::tls;
-use checks::engine::{self, Options, Report, RouteReport};
+use checks::engine::{self, FailOn, Options, Report, RouteReport};
 use checks::model::{Mesh, MeshBuilder, ProbeObservation, Side, Snapshot};
+use checks::policy::{Override, OverrideAction};
 use checks::time::Timestamp;
 use futures::StreamExt;
 
-use crate::cli::{DoctorArgs, EXIT_USAGE, ProbeVia, ReportFormat};
+use crate::cli::{DoctorArgs, EXIT_USAGE, Format, OutputSpec, ProbeVia};
+use crate::config;
 use crate::live::{self, Collected, LiveTarget};
 use crate::load::{SourceTexts, load_paths};
 use crate::probe::{self, Identity, PortForward, ProbeSpec, SigningCa};
@@ -21,8 +23,15 @@ use crate::render;
 /// Routes probed at once.
 const PROBE_CONCURRENCY: usize = 16;
 
-/// Runs `doctor` and returns the exit code.
+/// Runs `doctor` and returns the exit code (the same whatever the formats).
 pub fn run(args: &DoctorArgs, out: &mut impl Write) -> u8 {
+    let outputs = match outputs(args) {
+        Ok(o) => o,
+        Err(message) => {
+            eprintln!("istio-peer: {message}");
+            return EXIT_USAGE;
+        }
+    };
     let report = match diagnose(args) {
         Ok(r) => r,
         Err(message) => {
@@ -30,14 +39,68 @@ pub fn run(args: &DoctorArgs, out: &mut impl Write) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let text = match args.output {
-        ReportFormat::Table => render::table(&report, render::use_color()),
-        ReportFormat::Json => render::json(&report),
-    };
-    if writeln!(out, "{text}").is_err() {
-        return 1;
+    for spec in &outputs {
+        let text = render_as(&report, spec.format);
+        let written = match &spec.file {
+            Some(path) => std::fs::write(path, format!("{text}\n"))
+                .map_err(|e| format!("cannot write {}: {e}", path.display())),
+            None => writeln!(out, "{text}").map_err(|e| e.to_string()),
+        };
+        if let Err(message) = written {
+            eprintln!("istio-peer: {message}");
+            return EXIT_USAGE;
+        }
+        if spec.format == Format::Github {
+            append_step_summary(&report);
+        }
     }
     report.verdict.exit_code()
+}
+
+fn render_as(report: &Report, format: Format) -> String {
+    match format {
+        Format::Table => render::table(report, render::use_color()),
+        Format::Json => render::json(report),
+        Format::Sarif => render::sarif::render(report),
+        Format::Junit => render::junit::render(report),
+        Format::Github => render::github::render(report),
+        Format::Markdown => render::markdown::render(report),
+    }
+}
+
+/// In GitHub Actions, the Markdown report also goes to the job summary.
+fn append_step_summary(report: &Report) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return;
+    };
+    let text = render::markdown::render(report);
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()));
+}
+
+/// `-o` specs with `--output-file` applied; at most one format on stdout.
+fn outputs(args: &DoctorArgs) -> Result<Vec<OutputSpec>, String> {
+    let mut specs = args.output.clone();
+    if specs.is_empty() {
+        specs.push(OutputSpec {
+            format: Format::Table,
+            file: None,
+        });
+    }
+    if let Some(file) = &args.output_file {
+        // `-o junit --output-file junit.xml`: the last format without a file of its own.
+        match specs.iter_mut().rev().find(|s| s.file.is_none()) {
+            Some(spec) => spec.file = Some(file.clone()),
+            None => return Err("--output-file: every -o already names its file".into()),
+        }
+    }
+    if specs.iter().filter(|s| s.file.is_none()).count() > 1 {
+        return Err("more than one -o format writes to stdout; give the others a file (-o sarif=results.sarif)".into());
+    }
+    Ok(specs)
 }
 
 /// Whether this run probes: on for live inputs, off offline, unless told.
@@ -52,6 +115,8 @@ fn probing(args: &DoctorArgs) -> bool {
 /// and runs the engine again with what the probes saw; field positions in evidence are
 /// resolved.
 pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
+    // A bad config file or flag is a usage error before anything is read.
+    let options = policy_options(args)?;
     let probing = probing(args);
     let identity = match (&args.probe.probe_cert, &args.probe.probe_key) {
         (Some(cert), Some(key)) => Some(probe::identity_from_files(cert, key)?),
@@ -95,9 +160,6 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
         hosts: args.hosts.clone(),
         probes: Vec::new(),
     };
-    let options = Options {
-        fail_on: args.fail_on.into(),
-    };
     let mut report = engine::run(&snapshot, &options);
     if probing {
         let mut specs = probe_specs(args, &snapshot, &report, identity, &client_signing);
@@ -114,6 +176,39 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
     }
     render::resolve_field_positions(&mut report, &texts);
     Ok(report)
+}
+
+/// The fail threshold and the policy: config file, then command-line flags (which win).
+fn policy_options(args: &DoctorArgs) -> Result<Options, String> {
+    let config = config::load(args.config.as_deref())?;
+    let mut overrides = Vec::new();
+    for (list, action) in [
+        (&args.deny, OverrideAction::Deny),
+        (&args.warn, OverrideAction::Warn),
+        (&args.allow, OverrideAction::Allow),
+    ] {
+        for selector in list {
+            if !checks::policy::known_selector(selector) {
+                return Err(format!(
+                    "`{selector}` is not a check code, check name or category"
+                ));
+            }
+            overrides.push(Override {
+                selector: selector.clone(),
+                action,
+            });
+        }
+    }
+    let fail_on = match (args.fail_on, config.fail_on.as_deref()) {
+        (Some(f), _) => f.into(),
+        (None, Some("warning")) => FailOn::Warning,
+        (None, Some("never")) => FailOn::Never,
+        _ => FailOn::Error,
+    };
+    Ok(Options {
+        fail_on,
+        policy: config::policy(&config, overrides, args.baseline.as_deref())?,
+    })
 }
 
 /// One probe per route, as the client sidecar would connect.

@@ -4,6 +4,7 @@
 //! in the `checks` crate.
 
 pub mod cli;
+pub mod config;
 pub mod doctor;
 pub mod live;
 pub mod load;

@@ -4,6 +4,7 @@ mod common;
 mod fake_api;
 
 mod catalogue;
+mod ci_gate;
 mod cli;
 mod crds;
 mod interop;

@@ -130,6 +130,7 @@ pub struct Report {
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub fail_on: FailOn,
+    pub policy: crate::policy::Policy,
 }
 
 /// Runs every check over the snapshot.
@@ -138,6 +139,11 @@ pub fn run(snapshot: &crate::model::Snapshot, options: &Options) -> Report {
     let mut findings: Vec<Finding> = registry::all().iter().flat_map(|c| (c.run)(&cx)).collect();
     link_causes(&mut findings);
     weigh_against_probes(&mut findings, &cx.routes, &snapshot.probes);
+    for finding in &mut findings {
+        finding.fingerprint = finding.compute_fingerprint();
+    }
+    let unused_waivers = crate::policy::apply(&mut findings, &options.policy, snapshot);
+    findings.extend(unused_waivers);
     findings.sort_by(|a, b| {
         (
             !a.root_cause,
@@ -394,10 +400,7 @@ fn blocks_conclusion(f: &Finding) -> bool {
 }
 
 fn verdict(findings: &[Finding], fail_on: FailOn) -> Verdict {
-    if findings
-        .iter()
-        .any(|f| f.code != "E001" && fail_on.fails(f.severity))
-    {
+    if findings.iter().any(|f| f.fails(fail_on)) {
         Verdict::Fail
     } else if findings.iter().any(blocks_conclusion) {
         Verdict::Inconclusive

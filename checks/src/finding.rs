@@ -232,6 +232,17 @@ pub struct ProbeVerdict {
     pub note: String,
 }
 
+/// Why a finding does not fail the gate although it is reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waived {
+    pub reason: String,
+    /// Where the waiver comes from: `.istio-peer.toml:12`, `annotation on Secret ns/name`.
+    pub by: String,
+    /// RFC 3339 date-time after which the waiver no longer applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
 /// One diagnosis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -255,6 +266,19 @@ pub struct Finding {
     /// Confirmed or contradicted by a live probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeVerdict>,
+    /// Stable across runs: the code, the mesh, the route and the objects of the evidence (not
+    /// messages, lines or certificates). Baselines and SARIF match findings by it.
+    #[serde(default)]
+    pub fingerprint: String,
+    /// A waiver or an in-resource opt-out that keeps this finding from failing the gate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waived: Option<Waived>,
+    /// A waiver that matched but has expired: the finding counts again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver_expired: Option<Waived>,
+    /// Present in the `--baseline` report: only new findings fail the gate.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_baseline: bool,
 }
 
 impl Finding {
@@ -272,6 +296,10 @@ impl Finding {
             root_cause: true,
             caused_by: Vec::new(),
             probe: None,
+            fingerprint: String::new(),
+            waived: None,
+            waiver_expired: None,
+            in_baseline: false,
         }
     }
 
@@ -303,5 +331,41 @@ impl Finding {
     pub fn severity(mut self, severity: Severity) -> Finding {
         self.severity = severity;
         self
+    }
+
+    /// The stable identity of this finding (see `fingerprint`).
+    pub fn compute_fingerprint(&self) -> String {
+        let mut objects: Vec<String> = self
+            .evidence
+            .iter()
+            .filter(|e| !e.kind.is_empty())
+            .map(|e| {
+                format!(
+                    "{}|{}|{}|{}",
+                    e.kind,
+                    e.namespace,
+                    e.name,
+                    e.field.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        objects.sort();
+        objects.dedup();
+        let key = format!(
+            "{}|{}|{}|{}",
+            self.code,
+            self.mesh.as_str(),
+            self.route.as_deref().unwrap_or(""),
+            objects.join(";")
+        );
+        crate::pki::sha256_hex(key.as_bytes())[..32].to_string()
+    }
+
+    /// Whether this finding fails a gate at `threshold`.
+    pub fn fails(&self, threshold: crate::engine::FailOn) -> bool {
+        self.code != "E001"
+            && self.waived.is_none()
+            && !self.in_baseline
+            && threshold.fails(self.severity)
     }
 }

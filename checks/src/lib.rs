@@ -12,6 +12,7 @@ pub mod error_text;
 pub mod finding;
 pub mod model;
 pub mod pki;
+pub mod policy;
 pub mod registry;
 pub mod spiffe;
 pub mod time;

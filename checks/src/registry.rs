@@ -142,6 +142,7 @@ static ALL: &[&Check] = {
         &l008_handshake_ok::CHECK,
         &e001_input_unavailable::CHECK,
         &e002_input_invalid::CHECK,
+        &e003_waiver_unused::CHECK,
     ]
 };
 

@@ -8,6 +8,7 @@ pub mod c004_ca_constraints_violated;
 pub mod c005_certificate_unparseable;
 pub mod e001_input_unavailable;
 pub mod e002_input_invalid;
+pub mod e003_waiver_unused;
 pub mod g001_no_cross_mesh_listener;
 pub mod g002_sni_not_routable;
 pub mod g003_alpn_missing;

@@ -10,6 +10,11 @@ pub use certificate::{
 };
 pub use chain::{PathProblem, Untrusted, Verification, verify};
 pub use key::KeyFacts;
+
+/// SHA-256 of `bytes`, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    certificate::sha256_hex(bytes)
+}
 pub use pem::{PemBlock, PemError, parse_blocks};
 
 use std::collections::HashMap;

@@ -1,5 +1,10 @@
 //! Renderers: they only format findings, never decide anything.
 
+pub mod github;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
+
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 
@@ -38,6 +43,20 @@ pub fn resolve_field_positions(report: &mut Report, texts: &SourceTexts) {
             }
         }
     }
+}
+
+/// A path relative to the working directory when it lies below it (SARIF and GitHub want
+/// repository-relative paths).
+pub fn relative_path(path: &str) -> String {
+    let p = std::path::Path::new(path);
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| p.strip_prefix(&cwd).ok().map(|r| r.to_path_buf()));
+    relative
+        .unwrap_or_else(|| p.to_path_buf())
+        .to_string_lossy()
+        .trim_start_matches("./")
+        .to_string()
 }
 
 pub fn json(report: &Report) -> String {
