@@ -210,6 +210,9 @@ pub struct DoctorArgs {
     /// A previous `doctor -o json` report: only findings not in it fail the gate.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// Print the duration of each phase on stderr (for benchmarks).
+    #[arg(long, hide = true)]
+    pub timings: bool,
 }
 
 /// Every report format `doctor` writes.

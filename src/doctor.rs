@@ -130,7 +130,9 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let mut texts = SourceTexts::default();
     texts.capture_signing = probing && identity.is_none();
+    let mut clock = PhaseClock::new(args.timings);
     let mut live = runtime.block_on(collect_live(args, texts.capture_signing));
+    clock.lap("collect");
     let mut client_signing: Vec<SigningCa> = Vec::new();
     let client = load_mesh(
         &args.client,
@@ -152,6 +154,7 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
         &mut ignored,
     )?;
     texts.signing.clear();
+    clock.lap("load");
     let mut snapshot = Snapshot {
         at: args.at.unwrap_or_else(now),
         expiry_warning_days: args.expiry_warning,
@@ -161,6 +164,7 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
         probes: Vec::new(),
     };
     let mut report = engine::run(&snapshot, &options);
+    clock.lap("analysis");
     if probing {
         let mut specs = probe_specs(args, &snapshot, &report, identity, &client_signing);
         if args.probe.probe_via == ProbeVia::PortForward {
@@ -173,9 +177,47 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
         }
         snapshot.probes = runtime.block_on(run_probes(specs));
         report = engine::run(&snapshot, &options);
+        clock.lap("probe");
     }
     render::resolve_field_positions(&mut report, &texts);
+    clock.lap("locate");
+    clock.report();
     Ok(report)
+}
+
+/// Phase durations for `--timings` (used by the benchmarks).
+struct PhaseClock {
+    enabled: bool,
+    last: std::time::Instant,
+    laps: Vec<(&'static str, u128)>,
+}
+
+impl PhaseClock {
+    fn new(enabled: bool) -> PhaseClock {
+        PhaseClock {
+            enabled,
+            last: std::time::Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, phase: &'static str) {
+        let now = std::time::Instant::now();
+        self.laps
+            .push((phase, now.duration_since(self.last).as_millis()));
+        self.last = now;
+    }
+
+    fn report(&self) {
+        if self.enabled {
+            let laps: Vec<String> = self
+                .laps
+                .iter()
+                .map(|(p, ms)| format!("{p}={ms}ms"))
+                .collect();
+            eprintln!("timings: {}", laps.join(" "));
+        }
+    }
 }
 
 /// The fail threshold and the policy: config file, then command-line flags (which win).

@@ -25,6 +25,19 @@ impl SourceTexts {
     pub fn get(&self, path: &str) -> Option<&str> {
         self.texts.get(path).map(|t| &**t)
     }
+
+    /// The text of `path` from the start of 1-based `line` on.
+    pub fn from_line(&self, path: &str, line: u32) -> Option<&str> {
+        let text = self.get(path)?;
+        if line <= 1 {
+            return Some(text);
+        }
+        let offset = text
+            .match_indices('\n')
+            .nth(line as usize - 2)
+            .map(|(i, _)| i + 1)?;
+        text.get(offset..)
+    }
 }
 
 /// An input path that cannot be read at all: a usage error (exit 2).

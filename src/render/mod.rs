@@ -27,18 +27,19 @@ pub fn resolve_field_positions(report: &mut Report, texts: &SourceTexts) {
             let (Some(location), Some(field)) = (&mut evidence.location, &evidence.field) else {
                 continue;
             };
-            let Some(text) = texts.get(&location.path) else {
+            // Parse from the document's own line: files with thousands of documents would
+            // otherwise be re-read from the top for every piece of evidence.
+            let Some(text) = texts.from_line(&location.path, location.line) else {
                 continue;
             };
             // Secrets may carry the value in `stringData` rather than `data`.
             let alternative = field
                 .strip_prefix("data.")
                 .map(|k| format!("stringData.{k}"));
-            let found = checks::yaml::locate(text, location.document, field).or_else(|| {
-                alternative.and_then(|f| checks::yaml::locate(text, location.document, &f))
-            });
+            let found = checks::yaml::locate(text, 0, field)
+                .or_else(|| alternative.and_then(|f| checks::yaml::locate(text, 0, &f)));
             if let Some(pos) = found {
-                location.line = pos.line;
+                location.line += pos.line - 1;
                 location.column = pos.column;
             }
         }

@@ -300,6 +300,18 @@ impl<'m> MeshIndex<'m> {
     /// plane. Empty when no workload namespace sees it.
     pub fn client_namespaces(&self, export_to: &[String], own: &str) -> Vec<String> {
         let system = self.mesh.system_namespace();
+        let everywhere = export_to.is_empty() || export_to.iter().any(|e| e == "*");
+        if !everywhere {
+            // Listed namespaces only: no need to look at every namespace of the mesh.
+            let mut listed: Vec<String> = export_to
+                .iter()
+                .map(|e| if e == "." { own.to_string() } else { e.clone() })
+                .filter(|ns| ns != system && self.workloads_by_ns.contains_key(ns.as_str()))
+                .collect();
+            listed.sort_unstable();
+            listed.dedup();
+            return listed;
+        }
         let mut namespaces: Vec<&str> = self
             .workloads_by_ns
             .keys()
