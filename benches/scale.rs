@@ -137,8 +137,8 @@ apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  namespace: {ns}\
 apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: default\n  namespace: {ns}\nspec:\n  mtls:\n    mode: STRICT\n---\n\
 apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: allow-app\n  namespace: {ns}\nspec:\n  selector:\n    matchLabels:\n      app: app\n  action: ALLOW\n  rules:\n  - from:\n    - source:\n        namespaces: [\"{ns}\"]\n---\n"
     );
-    if side == "client" && i % 20 == 0 {
-        let port = if i % 40 == 0 { 9090 } else { 8080 };
+    if side == "client" && i.is_multiple_of(20) {
+        let port = if i.is_multiple_of(40) { 9090 } else { 8080 };
         let _ = write!(
             out,
             "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: payments\n  namespace: {ns}\nspec:\n  hosts:\n  - api-{i}.payments.mesh-b.global\n  exportTo: [\".\"]\n  addresses: [\"240.0.{}.{}\"]\n  ports:\n  - number: 8080\n    name: http\n    protocol: HTTP\n  location: MESH_INTERNAL\n  resolution: STATIC\n  endpoints:\n  - address: 203.0.113.10\n    ports:\n      http: 15443\n    labels:\n      security.istio.io/tlsMode: istio\n---\n\

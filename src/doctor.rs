@@ -21,7 +21,7 @@ use crate::probe::{self, Identity, PortForward, ProbeSpec, SigningCa};
 use crate::render;
 
 /// Routes probed at once.
-const PROBE_CONCURRENCY: usize = 16;
+const PROBE_CONCURRENCY: usize = 32;
 
 /// Runs `doctor` and returns the exit code (the same whatever the formats).
 pub fn run(args: &DoctorArgs, out: &mut impl Write) -> u8 {

@@ -3,6 +3,12 @@
 //! This crate does the I/O — reading inputs, rendering reports — around the pure check engine
 //! in the `checks` crate.
 
+// Input-derived data must never be unwrapped: errors become findings.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod cli;
 pub mod config;
 pub mod doctor;

@@ -118,11 +118,16 @@ pub async fn probe(spec: &ProbeSpec) -> ProbeObservation {
         ProbeOutcome::Unreachable { .. } | ProbeOutcome::ClosedBeforeServerHello { .. }
     );
     if spec.negative && reached_tls {
-        for (variant, identity) in [
-            ("no client certificate", None),
-            ("self-signed client certificate", throwaway_identity()),
+        let throwaway = throwaway_identity();
+        let (none, self_signed) = futures::future::join(
+            attempt(spec, None, "no client certificate"),
+            attempt(spec, throwaway.as_ref(), "self-signed client certificate"),
+        )
+        .await;
+        for (variant, result) in [
+            ("no client certificate", none),
+            ("self-signed client certificate", self_signed),
         ] {
-            let result = attempt(spec, identity.as_ref(), variant).await;
             observation.negative.push(NegativeProbe {
                 variant: variant.to_string(),
                 accepted: result.failure.is_none() && result.accepted_after_handshake,

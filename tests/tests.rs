@@ -7,6 +7,7 @@ mod catalogue;
 mod ci_gate;
 mod cli;
 mod crds;
+mod hardening;
 mod interop;
 mod live;
 mod probes;

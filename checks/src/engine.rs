@@ -1,5 +1,7 @@
 //! Runs the checks, links consequences to their root causes, and judges routes and the run.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Route, trust::accepted_trust_domains};
@@ -160,10 +162,25 @@ pub fn run(snapshot: &crate::model::Snapshot, options: &Options) -> Report {
                 &b.mesh,
             ))
     });
+    let mut by_route: HashMap<&str, Vec<&Finding>> = HashMap::new();
+    let mut mesh_wide: Vec<&Finding> = Vec::new();
+    for f in &findings {
+        match &f.route {
+            Some(id) => by_route.entry(id.as_str()).or_default().push(f),
+            None => mesh_wide.push(f),
+        }
+    }
+    let unknown = findings.iter().any(blocks_conclusion);
     let routes = cx
         .routes
         .iter()
-        .map(|r| route_report(r, &findings))
+        .map(|r| {
+            let own = by_route
+                .get(r.id.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            route_report(r, own.iter().chain(&mesh_wide).copied(), unknown)
+        })
         .collect();
     let verdict = verdict(&findings, options.fail_on);
     Report {
@@ -249,19 +266,32 @@ fn related(relation: Relation, cause: Side, effect: Side) -> bool {
     }
 }
 
+/// Links each finding to the findings that explain it. Findings are grouped by code first, so
+/// the cost follows the number of (cause, effect) pairs that can match, not findings².
 fn link_causes(findings: &mut [Finding]) {
-    let keys: Vec<(String, Side, Option<String>)> = findings
-        .iter()
-        .map(|f| (f.code.clone(), f.mesh, f.route.clone()))
-        .collect();
+    let mut by_code: HashMap<String, Vec<(Side, Option<String>)>> = HashMap::new();
+    for f in findings.iter() {
+        by_code
+            .entry(f.code.clone())
+            .or_default()
+            .push((f.mesh, f.route.clone()));
+    }
     for finding in findings.iter_mut() {
-        for (code, mesh, route) in &keys {
-            let linked = CAUSES.iter().any(|(cause, effect, relation)| {
-                cause == code && *effect == finding.code && related(*relation, *mesh, finding.mesh)
+        for (cause, effect, relation) in CAUSES
+            .iter()
+            .filter(|(_, effect, _)| *effect == finding.code)
+        {
+            let _ = effect;
+            let Some(causes) = by_code.get(*cause) else {
+                continue;
+            };
+            let explains = causes.iter().any(|(mesh, route)| {
+                let same_scope =
+                    route.is_none() || finding.route.is_none() || *route == finding.route;
+                same_scope && related(*relation, *mesh, finding.mesh)
             });
-            let same_scope = route.is_none() || finding.route.is_none() || *route == finding.route;
-            if linked && same_scope && !finding.caused_by.contains(code) {
-                finding.caused_by.push(code.clone());
+            if explains && !finding.caused_by.iter().any(|c| c == cause) {
+                finding.caused_by.push((*cause).to_string());
             }
         }
         finding.root_cause = finding.caused_by.is_empty();
@@ -351,10 +381,15 @@ fn applies_to(finding: &Finding, route: &Route) -> bool {
     }
 }
 
-fn route_report(route: &Route, findings: &[Finding]) -> RouteReport {
-    let relevant: Vec<&Finding> = findings.iter().filter(|f| applies_to(f, route)).collect();
+/// `candidates` are the route's own findings and the mesh-wide ones; `unknown` says whether a
+/// required input was missing.
+fn route_report<'f>(
+    route: &Route,
+    candidates: impl Iterator<Item = &'f Finding>,
+    unknown: bool,
+) -> RouteReport {
+    let relevant: Vec<&Finding> = candidates.filter(|f| applies_to(f, route)).collect();
     let fails = relevant.iter().any(|f| f.severity == Severity::Error);
-    let unknown = findings.iter().any(blocks_conclusion);
     let verdict = if fails {
         RouteVerdict::Fails
     } else if unknown {

@@ -4,6 +4,12 @@
 //! Nothing here reads files, the network or the clock: inputs arrive as [`model::RawObject`]s,
 //! the evaluation instant is part of the [`model::Snapshot`], and checks return data.
 
+// Input-derived data must never be unwrapped: errors become findings.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod analysis;
 pub mod checks;
 pub mod context;

@@ -42,6 +42,20 @@ pub struct Behaviour {
     pub max_page: usize,
     /// Where `pods/portforward` connects (every pod, every port); `None`: no port-forward.
     pub port_forward_to: Option<SocketAddr>,
+    /// Resources (plural) answered with invalid JSON.
+    pub invalid_json: Vec<String>,
+    /// Resources (plural) answered with HTTP 500.
+    pub server_error: Vec<String>,
+}
+
+/// Fake `Deployment` objects to serve besides the fixture objects (a huge list).
+pub fn many_deployments(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": format!("d{i}"), "namespace": "bulk"},
+                   "spec": {"template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}}}})
+        })
+        .collect()
 }
 
 /// The resource (plural) a kind is served as.
@@ -125,7 +139,22 @@ impl Pki {
 impl FakeApi {
     /// Serves the objects of the YAML files under `dir`.
     pub async fn start(pki: &Pki, dir: &Path, behaviour: Behaviour) -> FakeApi {
-        let objects = load_objects(dir);
+        FakeApi::start_with(pki, dir, behaviour, Vec::new()).await
+    }
+
+    /// Serves the objects under `dir` plus `extra` objects.
+    pub async fn start_with(
+        pki: &Pki,
+        dir: &Path,
+        behaviour: Behaviour,
+        extra: Vec<Value>,
+    ) -> FakeApi {
+        let mut objects = load_objects(dir);
+        for object in extra {
+            if let Some(plural) = object["kind"].as_str().and_then(plural_of) {
+                objects.entry(plural.to_string()).or_default().push(object);
+            }
+        }
         let token = format!("token-{}", std::process::id());
         let state = Arc::new(State {
             token: token.clone(),
@@ -380,6 +409,18 @@ fn list(
 ) -> Response<Full<Bytes>> {
     if let Some(denied) = forbidden(state, plural, "list") {
         return denied;
+    }
+    if state.behaviour.invalid_json.iter().any(|p| p == plural) {
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(
+                "{\"kind\": \"List\", \"items\": [{\"metadata\": ",
+            )))
+            .unwrap_or_default();
+    }
+    if state.behaviour.server_error.iter().any(|p| p == plural) {
+        return status(500, "InternalError", "etcdserver: request timed out");
     }
     let all = state.objects.get(plural).cloned().unwrap_or_default();
     let matching: Vec<Value> = all

@@ -15,7 +15,9 @@ crate::declare_check! {
     /// when a gateway terminates (G008). In B, a policy principal whose trust domain is B's
     /// own, one of B's aliases, or `cluster.local` is expanded to B's trust domain and every
     /// alias; other trust domains are kept literally. Only the `from` part of rules is judged;
-    /// rules that also restrict `to`/`when` are assumed to admit some requests.
+    /// rules that also restrict `to`/`when` are assumed to admit some requests. When the callers
+    /// of one client namespace are admitted, other namespaces being denied the same host is
+    /// taken as least privilege and not reported.
     ///
     /// **Why it breaks.** mTLS succeeds, then every request gets HTTP 403
     /// `RBAC: access denied`. Principals written as `cluster.local/ns/shop/sa/frontend` match
@@ -34,7 +36,10 @@ crate::declare_check! {
 
 fn run(cx: &Context) -> Vec<Finding> {
     let server = cx.server.mesh;
-    let mut out = Vec::new();
+    let mut out: Vec<(String, Finding)> = Vec::new();
+    // A host whose callers from some client namespace are admitted works; other namespaces
+    // being denied is least privilege, not a failure.
+    let mut admitted_hosts: std::collections::HashSet<String> = std::collections::HashSet::new();
     for route in &cx.routes {
         let Some(target) = &route.target else {
             continue;
@@ -68,6 +73,7 @@ fn run(cx: &Context) -> Vec<Finding> {
             .map(|id| (id, denied_by(id)))
             .collect();
         if verdicts.iter().any(|(_, d)| d.is_none()) {
+            admitted_hosts.insert(format!("{}:{}", route.host, route.port));
             continue; // At least one caller gets through.
         }
         let callers: Vec<String> = route
@@ -108,15 +114,19 @@ fn run(cx: &Context) -> Vec<Finding> {
             }
         }
         let principals: Vec<String> = callers.iter().map(|c| format!("        - {c}")).collect();
-        out.push(
+        out.push((
+            format!("{}:{}", route.host, route.port),
             f.fix("Allow the caller's real principal (its own trust domain, or the gateway's identity for terminated routes).")
                 .fix_yaml(format!(
                     "# add to the ALLOW policy's rules\n- from:\n  - source:\n      principals:\n{}",
                     principals.join("\n")
                 )),
-        );
+        ));
     }
-    out
+    out.into_iter()
+        .filter(|(host, _)| !admitted_hosts.contains(host))
+        .map(|(_, f)| f)
+        .collect()
 }
 
 /// Policies that apply to pods with `labels` in `namespace`.
