@@ -305,11 +305,15 @@ async fn live_and_kubectl(binary: &Path, dir: &Path) -> (Measurement, Duration) 
     })
     .await
     .expect("kubectl");
+    let kubectl = kubectl.unwrap_or_else(|e| {
+        eprintln!("kubectl baseline failed: {e}");
+        Duration::ZERO
+    });
     (live, kubectl)
 }
 
 /// `kubectl get <kind> -A -o json` for every kind doctor reads, both clusters, one after another.
-fn kubectl_baseline(kubeconfig: &Path) -> Duration {
+fn kubectl_baseline(kubeconfig: &Path) -> Result<Duration, String> {
     let kinds = [
         "namespaces",
         "services",
@@ -333,13 +337,12 @@ fn kubectl_baseline(kubeconfig: &Path) -> Duration {
         .output()
         .is_err()
     {
-        eprintln!("kubectl not installed (Debian package kubernetes-client): no baseline");
-        return Duration::ZERO;
+        return Err("kubectl not installed (Debian package kubernetes-client)".into());
     }
     let started = Instant::now();
     for context in ["mesh-a", "mesh-b"] {
         for kind in kinds {
-            let _ = Command::new("kubectl")
+            let out = Command::new("kubectl")
                 .args([
                     "--kubeconfig",
                     &kubeconfig.display().to_string(),
@@ -351,10 +354,20 @@ fn kubectl_baseline(kubeconfig: &Path) -> Duration {
                     "-o",
                     "json",
                 ])
-                .output();
+                .output()
+                .map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!(
+                    "kubectl get {kind}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                ));
+            }
         }
     }
-    started.elapsed()
+    Ok(started.elapsed())
 }
 
 /// 100 routes probed against one local TLS server.

@@ -11,4 +11,5 @@ mod hardening;
 mod interop;
 mod live;
 mod probes;
+mod properties;
 mod scenarios;

@@ -422,9 +422,14 @@ fn list(
     if state.behaviour.server_error.iter().any(|p| p == plural) {
         return status(500, "InternalError", "etcdserver: request timed out");
     }
-    let all = state.objects.get(plural).cloned().unwrap_or_default();
-    let matching: Vec<Value> = all
-        .into_iter()
+    // Filter by reference and clone only the page: lists of 100k objects are served in pages.
+    let all: &[Value] = state
+        .objects
+        .get(plural)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let matching: Vec<&Value> = all
+        .iter()
         .filter(|o| namespace.is_none_or(|ns| o["metadata"]["namespace"] == ns))
         .filter(|o| field_selector_matches(o, query.get("fieldSelector")))
         .filter(|o| label_selector_matches(o, query.get("labelSelector")))
@@ -442,11 +447,11 @@ fn list(
         .get("continue")
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let end = (start + page_size).min(matching.len());
+    let end = start.saturating_add(page_size).min(matching.len());
     let items: Vec<Value> = matching[start.min(end)..end]
         .iter()
-        .cloned()
-        .map(|mut o| {
+        .map(|o| {
+            let mut o = (*o).clone();
             // Real list items carry no apiVersion/kind.
             if let Some(m) = o.as_object_mut() {
                 m.remove("apiVersion");
