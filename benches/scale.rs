@@ -387,6 +387,15 @@ async fn probe_100(binary: &Path) -> Measurement {
             fs::copy(file.path(), dir.join(side).join(file.file_name())).expect("copy");
         }
     }
+    // Only the generated routes: drop the fixture's own ServiceEntry (visible everywhere).
+    let shop = dir.join("client/shop.yaml");
+    let kept: Vec<String> = fs::read_to_string(&shop)
+        .expect("shop.yaml")
+        .split("---\n")
+        .filter(|doc| !doc.contains("kind: ServiceEntry"))
+        .map(str::to_string)
+        .collect();
+    fs::write(&shop, kept.join("---\n")).expect("write");
     let root_cm = fixture_root_configmap("client");
     let text: String = (1..=100)
         .map(|i| namespace_objects("client", i * 20 + 20, &root_cm))

@@ -265,6 +265,8 @@ fn probe_specs(
     let window = tls::client(&snapshot.client);
     // A live handshake happens now, whatever instant the configuration is evaluated at.
     let now = now();
+    // One minted identity per client workload identity, however many routes it has.
+    let mut minted: HashMap<String, Option<Identity>> = HashMap::new();
     report
         .routes
         .iter()
@@ -274,9 +276,15 @@ fn probe_specs(
                 .probe_address
                 .clone()
                 .or_else(|| route.address.clone())?;
-            let identity = identity
-                .clone()
-                .or_else(|| minted_identity(args, &snapshot.client, route, report, signing, now));
+            let identity = identity.clone().or_else(|| {
+                let key = route.client_identities.first().cloned().unwrap_or_default();
+                minted
+                    .entry(key)
+                    .or_insert_with(|| {
+                        minted_identity(args, &snapshot.client, route, report, signing, now)
+                    })
+                    .clone()
+            });
             Some(ProbeSpec {
                 route: Some(route.id.clone()),
                 target,

@@ -99,6 +99,8 @@ struct Attempt {
     failure: Option<Failure>,
     /// Whether the server read our first application bytes without complaint.
     accepted_after_handshake: bool,
+    /// The TCP connect time: a round trip, measured before any TLS work.
+    connect_rtt: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -381,6 +383,7 @@ async fn attempt_tcp(spec: &ProbeSpec, identity: Option<&Identity>, label: &str)
             );
         }
     };
+    a.connect_rtt = Some(started.elapsed());
     stage(&mut a, "TCP connect", true, addr.to_string(), started);
     let fallback = ServerName::IpAddress(addr.ip().into());
     handshake(spec, identity, label, tcp, fallback, a).await
@@ -518,12 +521,18 @@ where
         "{label}; client certificate requested: {}",
         a.requested == Some(true)
     );
+    let handshake_took = started.elapsed();
     stage(&mut a, "TLS handshake", true, detail, started);
-    // TLS 1.3: a rejection of our certificate arrives now. A server that accepted us waits for
-    // data; a short quiet read means it did.
+    // TLS 1.3: a rejection of our certificate arrives now, about one round trip after our
+    // Finished. A server that accepted us waits for data: a quiet read of several round trips
+    // means it did. The round trip comes from the TCP connect (the handshake time also counts
+    // CPU queueing when many probes run at once); through a port-forward, from the handshake.
     let started = Instant::now();
     let mut buf = [0u8; 1];
-    let wait = spec.stage_timeout.min(Duration::from_millis(1500));
+    let round_trip = a.connect_rtt.unwrap_or(handshake_took / 2);
+    let wait = (round_trip * 10)
+        .clamp(Duration::from_millis(100), Duration::from_millis(1500))
+        .min(spec.stage_timeout);
     match tokio::time::timeout(wait, stream.read(&mut buf)).await {
         Err(_) => {
             a.accepted_after_handshake = true;
@@ -746,8 +755,13 @@ fn client_config(
     Ok(config)
 }
 
-/// A self-signed certificate nobody trusts, for the negative probe.
+/// A self-signed certificate nobody trusts, for the negative probe: made once per run.
 fn throwaway_identity() -> Option<Identity> {
+    static THROWAWAY: std::sync::OnceLock<Option<Identity>> = std::sync::OnceLock::new();
+    THROWAWAY.get_or_init(make_throwaway_identity).clone()
+}
+
+fn make_throwaway_identity() -> Option<Identity> {
     let key = rcgen::KeyPair::generate().ok()?;
     let params =
         rcgen::CertificateParams::new(vec!["istio-peer-probe.invalid".to_string()]).ok()?;

@@ -358,3 +358,13 @@ fn readme_rbac_covers_every_listed_resource() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "manual: serves a fake cluster for 40 s (kubectl experiments)"]
+async fn serve_fake_cluster_for_manual_use() {
+    let c = clusters("healthy", Behaviour::default(), Behaviour::default()).await;
+    let keep = std::env::temp_dir().join("istio-peer-fake-kubeconfig");
+    std::fs::copy(&c.kubeconfig, &keep).expect("copy");
+    eprintln!("kubeconfig at {}", keep.display());
+    tokio::time::sleep(Duration::from_secs(40)).await;
+}

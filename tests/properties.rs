@@ -37,8 +37,10 @@ proptest! {
         prop_assert!(host_matches("*", &host));
         prop_assert!(host_matches(&host, &host));
         prop_assert!(!host_matches(&wildcard, &suffix), "`*.x` does not match `x` itself");
-        prop_assert!(scoped_host_admits(&format!("*/{wildcard}"), &host, "any", "gw"));
-        prop_assert!(scoped_host_admits("*.local", &format!("{host}.local"), "ns", "gw"));
+        let any_namespace = format!("*/{wildcard}");
+        let local = format!("{host}.local");
+        prop_assert!(scoped_host_admits(&any_namespace, &host, "any", "gw"));
+        prop_assert!(scoped_host_admits("*.local", &local, "ns", "gw"));
     }
 
     #[test]

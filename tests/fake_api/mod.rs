@@ -360,16 +360,62 @@ fn route(state: &State, path: &str, query: &BTreeMap<String, String>) -> Respons
         ["apis", group, ..] if state.behaviour.missing_groups.iter().any(|g| g == group) => {
             not_found_page()
         }
-        ["api", "v1", plural] => list(state, plural, None, query),
-        ["api", "v1", "namespaces", ns, plural] => list(state, plural, Some(ns), query),
-        ["api", "v1", "namespaces", ns, plural, name] => get(state, plural, ns, name),
-        ["apis", _group, _version, plural] => list(state, plural, None, query),
-        ["apis", _group, _version, "namespaces", ns, plural] => {
-            list(state, plural, Some(ns), query)
+        ["api", "v1"] => json_response(200, resource_list("v1")),
+        ["apis", group, version] => {
+            json_response(200, resource_list(&format!("{group}/{version}")))
         }
+        ["api", "v1", plural] => list(state, "v1", plural, None, query),
+        ["api", "v1", "namespaces", ns, plural] => list(state, "v1", plural, Some(ns), query),
+        ["api", "v1", "namespaces", ns, plural, name] => get(state, plural, ns, name),
+        ["apis", group, version, plural] => {
+            list(state, &format!("{group}/{version}"), plural, None, query)
+        }
+        ["apis", group, version, "namespaces", ns, plural] => list(
+            state,
+            &format!("{group}/{version}"),
+            plural,
+            Some(ns),
+            query,
+        ),
         ["apis", _group, _version, "namespaces", ns, plural, name] => get(state, plural, ns, name),
         _ => not_found_page(),
     }
+}
+
+/// Legacy discovery of one group version's resources (what kubectl reads before `get`).
+fn resource_list(group_version: &str) -> Value {
+    let resources: &[(&str, &str, bool)] = match group_version {
+        "v1" => &[
+            ("namespaces", "Namespace", false),
+            ("services", "Service", true),
+            ("pods", "Pod", true),
+            ("configmaps", "ConfigMap", true),
+            ("secrets", "Secret", true),
+        ],
+        "apps/v1" => &[
+            ("deployments", "Deployment", true),
+            ("statefulsets", "StatefulSet", true),
+            ("daemonsets", "DaemonSet", true),
+        ],
+        gv if gv.starts_with("networking.istio.io/") => &[
+            ("gateways", "Gateway", true),
+            ("virtualservices", "VirtualService", true),
+            ("destinationrules", "DestinationRule", true),
+            ("serviceentries", "ServiceEntry", true),
+            ("sidecars", "Sidecar", true),
+            ("workloadentries", "WorkloadEntry", true),
+        ],
+        gv if gv.starts_with("security.istio.io/") => &[
+            ("peerauthentications", "PeerAuthentication", true),
+            ("authorizationpolicies", "AuthorizationPolicy", true),
+        ],
+        _ => &[],
+    };
+    let resources: Vec<Value> = resources
+        .iter()
+        .map(|(plural, kind, namespaced)| json!({"name": plural, "singularName": "", "kind": kind, "namespaced": namespaced, "verbs": ["get", "list"]}))
+        .collect();
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources})
 }
 
 fn group_list(state: &State) -> Value {
@@ -403,6 +449,7 @@ fn forbidden(state: &State, plural: &str, verb: &str) -> Option<Response<Full<By
 
 fn list(
     state: &State,
+    api_version: &str,
     plural: &str,
     namespace: Option<&str>,
     query: &BTreeMap<String, String>,
@@ -472,7 +519,7 @@ fn list(
         .unwrap_or("Object");
     json_response(
         200,
-        json!({"kind": format!("{kind}List"), "apiVersion": "v1", "metadata": metadata, "items": items}),
+        json!({"kind": format!("{kind}List"), "apiVersion": api_version, "metadata": metadata, "items": items}),
     )
 }
 
