@@ -428,12 +428,50 @@ async fn route_through_port_forwards(
     Ok(())
 }
 
+/// Probes every route; client-auth enforcement (the negative probes) is a property of the
+/// address and SNI, so it is tested once per (address, SNI) and shared by its routes.
 async fn run_probes(specs: Vec<ProbeSpec>) -> Vec<ProbeObservation> {
-    futures::stream::iter(specs)
+    let main: Vec<ProbeSpec> = specs
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            s.negative = false;
+            s
+        })
+        .collect();
+    let mut observations: Vec<ProbeObservation> = futures::stream::iter(main)
         .map(|spec| async move { probe::probe(&spec).await })
         .buffered(PROBE_CONCURRENCY)
         .collect()
-        .await
+        .await;
+    let mut firsts: Vec<(String, Option<String>, usize)> = Vec::new();
+    for (i, (spec, observation)) in specs.iter().zip(&observations).enumerate() {
+        let seen = firsts
+            .iter()
+            .any(|(t, sni, _)| *t == spec.target && *sni == spec.sni);
+        if spec.negative && probe::reached_tls(observation) && !seen {
+            firsts.push((spec.target.clone(), spec.sni.clone(), i));
+        }
+    }
+    let negatives: Vec<(String, Option<String>, Vec<checks::model::NegativeProbe>)> =
+        futures::stream::iter(firsts)
+            .map(|(target, sni, i)| {
+                let spec = &specs[i];
+                async move { (target, sni, probe::negative_probes(spec).await) }
+            })
+            .buffered(PROBE_CONCURRENCY)
+            .collect()
+            .await;
+    for (spec, observation) in specs.iter().zip(observations.iter_mut()) {
+        if let Some((_, _, n)) = negatives
+            .iter()
+            .find(|(t, sni, _)| *t == spec.target && *sni == spec.sni)
+            && probe::reached_tls(observation)
+        {
+            observation.negative = n.clone();
+        }
+    }
+    observations
 }
 
 /// Reads both clusters concurrently, when contexts are given.

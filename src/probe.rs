@@ -115,30 +115,41 @@ enum Failure {
 pub async fn probe(spec: &ProbeSpec) -> ProbeObservation {
     let first = attempt(spec, spec.identity.as_ref(), "handshake").await;
     let mut observation = observe(spec, first);
-    let reached_tls = !matches!(
-        observation.outcome,
-        ProbeOutcome::Unreachable { .. } | ProbeOutcome::ClosedBeforeServerHello { .. }
-    );
-    if spec.negative && reached_tls {
-        let throwaway = throwaway_identity();
-        let (none, self_signed) = futures::future::join(
-            attempt(spec, None, "no client certificate"),
-            attempt(spec, throwaway.as_ref(), "self-signed client certificate"),
-        )
-        .await;
-        for (variant, result) in [
-            ("no client certificate", none),
-            ("self-signed client certificate", self_signed),
-        ] {
-            observation.negative.push(NegativeProbe {
-                variant: variant.to_string(),
-                accepted: result.failure.is_none() && result.accepted_after_handshake,
-                detail: describe_failure(result.failure.as_ref())
-                    .unwrap_or_else(|| "handshake completed".into()),
-            });
-        }
+    if spec.negative && reached_tls(&observation) {
+        observation.negative = negative_probes(spec).await;
     }
     observation
+}
+
+/// Whether a probe got as far as a TLS exchange (the negative probes only make sense then).
+pub fn reached_tls(observation: &ProbeObservation) -> bool {
+    !matches!(
+        observation.outcome,
+        ProbeOutcome::Unreachable { .. } | ProbeOutcome::ClosedBeforeServerHello { .. }
+    )
+}
+
+/// Handshakes with no client certificate and with a throwaway self-signed one: does the
+/// server enforce client authentication?
+pub async fn negative_probes(spec: &ProbeSpec) -> Vec<NegativeProbe> {
+    let throwaway = throwaway_identity();
+    let (none, self_signed) = futures::future::join(
+        attempt(spec, None, "no client certificate"),
+        attempt(spec, throwaway.as_ref(), "self-signed client certificate"),
+    )
+    .await;
+    [
+        ("no client certificate", none),
+        ("self-signed client certificate", self_signed),
+    ]
+    .into_iter()
+    .map(|(variant, result)| NegativeProbe {
+        variant: variant.to_string(),
+        accepted: result.failure.is_none() && result.accepted_after_handshake,
+        detail: describe_failure(result.failure.as_ref())
+            .unwrap_or_else(|| "handshake completed".into()),
+    })
+    .collect()
 }
 
 /// Turns an attempt into an observation and its outcome.
