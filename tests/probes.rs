@@ -911,3 +911,32 @@ async fn probes_reach_an_internal_gateway_through_port_forward() {
         "{l001}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_server_chain_ends_in_a_finding() {
+    let pki = Pki::new();
+    let (mut chain, key) = pki.mesh_b.workload(SERVER_ID);
+    // 2,000 extra certificates (about 1 MB) after the real chain.
+    let filler = chain[1].clone();
+    chain.extend(std::iter::repeat_n(filler, 2_000));
+    let server = rustls_server(ServerSetup {
+        chain,
+        key,
+        client_roots: Some(vec![pki.shared.der.clone()]),
+        tls13_only: false,
+    })
+    .await;
+    let started = Instant::now();
+    let p = probe(&spec(server, &pki, Some(pki.client()))).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    // Either the client refuses the oversized message, or the chain is captured and judged.
+    assert!(
+        !matches!(p.outcome, ProbeOutcome::Unreachable { .. }),
+        "{:?}",
+        p.outcome
+    );
+}
