@@ -28,12 +28,12 @@ fn run(cx: &Context) -> Vec<Finding> {
         cx,
         &CHECK.info,
         Side::Server,
-        |o| matches!(o, ProbeOutcome::Unreachable { .. }),
         |p| match &p.outcome {
-            ProbeOutcome::Unreachable { reason } => {
-                format!("The live probe could not reach {}: {reason}.", p.target)
-            }
-            _ => String::new(),
+            ProbeOutcome::Unreachable { reason } => Some(format!(
+                "The live probe could not reach {}: {reason}.",
+                p.target
+            )),
+            _ => None,
         },
         "Make the gateway reachable at the route's address: the Service's external address and port, the ServiceEntry endpoint, the network path.",
     )

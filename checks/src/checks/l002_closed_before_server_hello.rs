@@ -29,15 +29,14 @@ fn run(cx: &Context) -> Vec<Finding> {
         cx,
         &CHECK.info,
         Side::Server,
-        |o| matches!(o, ProbeOutcome::ClosedBeforeServerHello { .. }),
         |p| match &p.outcome {
-            ProbeOutcome::ClosedBeforeServerHello { reason } => format!(
+            ProbeOutcome::ClosedBeforeServerHello { reason } => Some(format!(
                 "{} closed the connection after the ClientHello (SNI {}, ALPN {:?}): {reason}.",
                 p.target,
                 p.sni.as_deref().unwrap_or("none"),
                 p.alpn_offered
-            ),
-            _ => String::new(),
+            )),
+            _ => None,
         },
         "Send an SNI and ALPN the gateway has a filter chain for (see G002, G003, G006).",
     )

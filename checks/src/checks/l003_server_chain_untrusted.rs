@@ -29,13 +29,12 @@ fn run(cx: &Context) -> Vec<Finding> {
         cx,
         &CHECK.info,
         Side::Client,
-        |o| matches!(o, ProbeOutcome::ServerChainUntrusted { .. }),
         |p| match &p.outcome {
-            ProbeOutcome::ServerChainUntrusted { reason } => format!(
+            ProbeOutcome::ServerChainUntrusted { reason } => Some(format!(
                 "{} presented a chain the client does not trust: {reason}.",
                 p.target
-            ),
-            _ => String::new(),
+            )),
+            _ => None,
         },
         "Make the server present a chain to a root the client trusts (one shared root, or the server's root in the client's caCertificates).",
     )

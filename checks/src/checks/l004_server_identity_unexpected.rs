@@ -30,20 +30,19 @@ fn run(cx: &Context) -> Vec<Finding> {
         cx,
         &CHECK.info,
         Side::Client,
-        |o| matches!(o, ProbeOutcome::ServerIdentityUnexpected { .. }),
         |p| match &p.outcome {
             ProbeOutcome::ServerIdentityUnexpected {
                 presented,
                 non_spiffe: true,
-            } => format!(
+            } => Some(format!(
                 "{} presented a certificate without a SPIFFE identity ({presented:?}): something other than an Istio proxy terminates TLS there.",
                 p.target
-            ),
-            ProbeOutcome::ServerIdentityUnexpected { presented, .. } => format!(
+            )),
+            ProbeOutcome::ServerIdentityUnexpected { presented, .. } => Some(format!(
                 "{} presented {presented:?}, none of which the client expects ({:?}).",
                 p.target, p.expected_sans
-            ),
-            _ => String::new(),
+            )),
+            _ => None,
         },
         "Expect the identity the server presents, or remove the TLS-terminating hop in front of the gateway.",
     )

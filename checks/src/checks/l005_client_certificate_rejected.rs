@@ -28,14 +28,13 @@ fn run(cx: &Context) -> Vec<Finding> {
         cx,
         &CHECK.info,
         Side::Server,
-        |o| matches!(o, ProbeOutcome::ClientCertificateRejected { .. }),
         |p| match &p.outcome {
-            ProbeOutcome::ClientCertificateRejected { alert } => format!(
+            ProbeOutcome::ClientCertificateRejected { alert } => Some(format!(
                 "{} rejected the client identity {} with `{alert}`.",
                 p.target,
                 p.client_identity.as_deref().unwrap_or("(none)")
-            ),
-            _ => String::new(),
+            )),
+            _ => None,
         },
         "Make the server accept the client's identity: trust its root (T002) and its trust domain (I001).",
     )

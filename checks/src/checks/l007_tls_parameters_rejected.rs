@@ -25,13 +25,12 @@ fn run(cx: &Context) -> Vec<Finding> {
         cx,
         &CHECK.info,
         Side::Both,
-        |o| matches!(o, ProbeOutcome::ParametersRejected { .. }),
         |p| match &p.outcome {
-            ProbeOutcome::ParametersRejected { alert } => format!(
+            ProbeOutcome::ParametersRejected { alert } => Some(format!(
                 "{} refused the client's TLS parameters: `{alert}`.",
                 p.target
-            ),
-            _ => String::new(),
+            )),
+            _ => None,
         },
         "Make the TLS versions and cipher suites of both meshes overlap (see P001, P002).",
     )

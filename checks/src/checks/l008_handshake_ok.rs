@@ -27,10 +27,12 @@ fn run(cx: &Context) -> Vec<Finding> {
         cx,
         &CHECK.info,
         Side::Both,
-        |o| matches!(o, ProbeOutcome::HandshakeOk),
         |p| {
+            if p.outcome != ProbeOutcome::HandshakeOk {
+                return None;
+            }
             let n = p.negotiated.as_ref();
-            format!(
+            Some(format!(
                 "mTLS to {} works: {} {}, ALPN {}, server {:?}, client {}.",
                 p.target,
                 n.map_or("?", |n| n.version.as_str()),
@@ -38,7 +40,7 @@ fn run(cx: &Context) -> Vec<Finding> {
                 n.and_then(|n| n.alpn.as_deref()).unwrap_or("none"),
                 p.presented_sans,
                 p.client_identity.as_deref().unwrap_or("(none)")
-            )
+            ))
         },
         "Nothing to fix.",
     )

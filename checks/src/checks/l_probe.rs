@@ -2,23 +2,22 @@
 
 use crate::context::Context;
 use crate::finding::{Evidence, Finding};
-use crate::model::{ProbeObservation, ProbeOutcome, Side};
+use crate::model::{ProbeObservation, Side};
 use crate::registry::CheckInfo;
 
-/// Findings for every probe whose outcome `select` accepts; `describe` words the message.
+/// A finding for every probe that `describe` words a message for (it returns `None` for the
+/// outcomes the check is not about).
 pub fn findings(
     cx: &Context,
     info: &CheckInfo,
     side: Side,
-    select: impl Fn(&ProbeOutcome) -> bool,
-    describe: impl Fn(&ProbeObservation) -> String,
+    describe: impl Fn(&ProbeObservation) -> Option<String>,
     fix: &str,
 ) -> Vec<Finding> {
     cx.snapshot
         .probes
         .iter()
-        .filter(|p| select(&p.outcome))
-        .map(|p| observation_finding(info, side, p, describe(p), fix))
+        .filter_map(|p| describe(p).map(|message| observation_finding(info, side, p, message, fix)))
         .collect()
 }
 
