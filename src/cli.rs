@@ -343,3 +343,14 @@ fn write_or_fail(out: &mut impl Write, text: &str) -> u8 {
         Err(_) => 1,
     }
 }
+
+impl LiveArgs {
+    /// Collection options from these flags.
+    pub fn options(&self, capture_signing: bool) -> crate::live::Options {
+        crate::live::Options {
+            timeout: std::time::Duration::from_secs(self.timeout.max(1)),
+            verbose: self.verbose,
+            capture_signing,
+        }
+    }
+}

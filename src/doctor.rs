@@ -156,7 +156,7 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
     texts.signing.clear();
     clock.lap("load");
     let mut snapshot = Snapshot {
-        at: args.at.unwrap_or_else(now),
+        at: args.at.unwrap_or_else(crate::now),
         expiry_warning_days: args.expiry_warning,
         client,
         server,
@@ -264,7 +264,7 @@ fn probe_specs(
     let roots = MeshTrust::derive(&snapshot.client).trust_set();
     let window = tls::client(&snapshot.client);
     // A live handshake happens now, whatever instant the configuration is evaluated at.
-    let now = now();
+    let now = crate::now();
     // One minted identity per client workload identity, however many routes it has.
     let mut minted: HashMap<String, Option<Identity>> = HashMap::new();
     report
@@ -357,11 +357,7 @@ async fn route_through_port_forwards(
         context,
         kubeconfig: args.live.kubeconfig.clone(),
     };
-    let options = live::Options {
-        timeout: Duration::from_secs(args.live.timeout.max(1)),
-        verbose: args.live.verbose,
-        capture_signing: false,
-    };
+    let options = args.live.options(false);
     let client = live::client(&target, &options).await?;
     for spec in specs.iter_mut() {
         let Some(route) = report
@@ -496,11 +492,7 @@ async fn collect_live(args: &DoctorArgs, capture_signing: bool) -> HashMap<Side,
     if targets.is_empty() {
         return HashMap::new();
     }
-    let options = live::Options {
-        timeout: Duration::from_secs(args.live.timeout.max(1)),
-        verbose: args.live.verbose,
-        capture_signing,
-    };
+    let options = args.live.options(capture_signing);
     let sides: Vec<Side> = targets.iter().map(|(s, _)| *s).collect();
     let collected =
         live::collect_many(targets.into_iter().map(|(_, t)| t).collect(), options).await;
@@ -540,12 +532,4 @@ fn default_name(paths: &[PathBuf]) -> String {
         .and_then(|p| p.file_stem())
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "mesh".into())
-}
-
-fn now() -> Timestamp {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    Timestamp(secs)
 }

@@ -94,12 +94,7 @@ fn spec(args: &ProbeCommand) -> Result<ProbeSpec, String> {
         identity,
         versions,
         stage_timeout: Duration::from_secs(args.timeout.max(1)),
-        at: checks::time::Timestamp(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0),
-        ),
+        at: crate::now(),
         negative: args.negative,
         via: None,
     })

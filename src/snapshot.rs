@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::time::Duration;
 
 use checks::model::UnavailableInput;
 use serde::{Deserialize, Serialize};
@@ -50,11 +49,7 @@ pub fn run(args: &SnapshotArgs) -> u8 {
         context: args.context.clone(),
         kubeconfig: args.live.kubeconfig.clone(),
     };
-    let options = live::Options {
-        timeout: Duration::from_secs(args.live.timeout.max(1)),
-        verbose: args.live.verbose,
-        capture_signing: false,
-    };
+    let options = args.live.options(false);
     let collected = runtime.block_on(live::collect(&target, &options));
     match write(&args.output, &collected) {
         Ok(manifest) => {
@@ -105,19 +100,11 @@ pub fn write(dir: &Path, collected: &Collected) -> std::io::Result<Manifest> {
         version: env!("CARGO_PKG_VERSION").into(),
         context: collected.context.clone(),
         server: collected.server.clone(),
-        collected_at: now_rfc3339(),
+        collected_at: crate::now().to_string(),
         objects: counts,
         unavailable: collected.unavailable.clone(),
     };
     let text = serde_json::to_string_pretty(&manifest).map_err(std::io::Error::other)?;
     fs::write(dir.join(MANIFEST), text)?;
     Ok(manifest)
-}
-
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    checks::time::Timestamp(secs).to_string()
 }
