@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::common::{Run, istio_peer, root};
+use crate::common::{Run, copy_fixture, doctor_on, istio_peer, root};
 
 const AT: &str = "2027-06-01T00:00:00Z";
 
@@ -351,28 +351,23 @@ fn waivers_waive_report_expire_and_go_stale() {
 fn in_resource_opt_out_is_recorded() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let client = tmp.path().join("client");
-    fs::create_dir(&client).expect("dir");
-    for entry in fs::read_dir(scenario("sni-not-routable").join("client"))
-        .expect("dir")
-        .flatten()
-    {
-        let text = fs::read_to_string(entry.path()).expect("read");
-        // Annotate the DestinationRule that sets the SNI.
-        let text = text.replace("kind: DestinationRule\nmetadata:\n", "kind: DestinationRule\nmetadata:\n  annotations:\n    istio-peer.io/ignore: \"G002\"\n");
-        fs::write(client.join(entry.file_name()), text).expect("write");
-    }
-    let server = scenario("sni-not-routable").join("server");
-    let run = istio_peer(&[
-        "doctor",
-        "--client",
-        client.to_str().unwrap_or(""),
-        "--server",
-        server.to_str().unwrap_or(""),
-        "--at",
+    // Annotate the DestinationRule that sets the SNI.
+    copy_fixture(
+        &scenario("sni-not-routable").join("client"),
+        &client,
+        |text| {
+            text.replace(
+            "kind: DestinationRule\nmetadata:\n",
+            "kind: DestinationRule\nmetadata:\n  annotations:\n    istio-peer.io/ignore: \"G002\"\n",
+        )
+        },
+    );
+    let run = doctor_on(
+        &client,
+        &scenario("sni-not-routable").join("server"),
         AT,
-        "-o",
-        "json",
-    ]);
+        &["-o", "json"],
+    );
     assert_eq!(run.code, 0, "{}", run.stdout);
     let g002 = &run.json()["findings"][0];
     assert_eq!(g002["code"], "G002");

@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use crate::common::{doctor, istio_peer, root};
+use crate::common::{copy_fixture, doctor, doctor_on, istio_peer, root};
 
 const AT: &str = "2027-06-01T00:00:00Z";
 
@@ -154,28 +154,22 @@ fn malformed_documents_are_reported_with_position_and_the_rest_is_analysed() {
 fn hostile_files_in_an_input_directory_do_not_stop_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     let client = tmp.path().join("client");
-    fs::create_dir(&client).unwrap();
-    let healthy = root().join("fixtures/scenarios/healthy/client");
-    for entry in fs::read_dir(&healthy).unwrap().flatten() {
-        fs::copy(entry.path(), client.join(entry.file_name())).unwrap();
-    }
+    copy_fixture(
+        &root().join("fixtures/scenarios/healthy/client"),
+        &client,
+        |t| t,
+    );
     fs::write(client.join("binary.yaml"), [0x66, 0x6f, 0xff, 0xfe, 0x0a]).unwrap();
     fs::write(client.join("wrong-types.yaml"), "apiVersion: v1\nkind: Service\nmetadata: {name: x, namespace: shop}\nspec:\n  ports:\n  - port: abc\n").unwrap();
     fs::write(client.join("list.yaml"), "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Namespace\n  metadata: {name: extra}\n").unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink(&client, client.join("loop")).unwrap();
-    let server = root().join("fixtures/scenarios/healthy/server");
-    let run = istio_peer(&[
-        "doctor",
-        "--client",
-        client.to_str().unwrap(),
-        "--server",
-        server.to_str().unwrap(),
-        "--at",
+    let run = doctor_on(
+        &client,
+        &root().join("fixtures/scenarios/healthy/server"),
         AT,
-        "-o",
-        "json",
-    ]);
+        &["-o", "json"],
+    );
     let report = run.json();
     let e002: Vec<&serde_json::Value> = report["findings"]
         .as_array()

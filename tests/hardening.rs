@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::common::{Run, istio_peer, root};
+use crate::common::{Run, copy_fixture, doctor_on, istio_peer, istio_peer_async, root};
 
 const AT: &str = "2027-06-01T00:00:00Z";
 
@@ -16,28 +16,20 @@ const AT: &str = "2027-06-01T00:00:00Z";
 fn with_extra_client_files(extra: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, Run) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let client = tmp.path().join("client");
-    fs::create_dir(&client).expect("dir");
-    for entry in fs::read_dir(root().join("fixtures/scenarios/healthy/client"))
-        .expect("fixture")
-        .flatten()
-    {
-        fs::copy(entry.path(), client.join(entry.file_name())).expect("copy");
-    }
+    copy_fixture(
+        &root().join("fixtures/scenarios/healthy/client"),
+        &client,
+        |t| t,
+    );
     for (name, bytes) in extra {
         fs::write(client.join(name), bytes).expect("write");
     }
-    let server = root().join("fixtures/scenarios/healthy/server");
-    let run = istio_peer(&[
-        "doctor",
-        "--client",
-        client.to_str().unwrap_or(""),
-        "--server",
-        server.to_str().unwrap_or(""),
-        "--at",
+    let run = doctor_on(
+        &client,
+        &root().join("fixtures/scenarios/healthy/server"),
         AT,
-        "-o",
-        "json",
-    ]);
+        &["-o", "json"],
+    );
     (tmp, run)
 }
 
@@ -128,8 +120,6 @@ fn huge_and_unreadable_files_and_empty_directories() {
     let broken_link = tmp.path().join("dangling.yaml");
     #[cfg(unix)]
     std::os::unix::fs::symlink(tmp.path().join("nowhere.yaml"), &broken_link).expect("symlink");
-    let (_t, run) = with_extra_client_files(&[]);
-    route_still_analysed(&run);
     let client = root().join("fixtures/scenarios/healthy/client");
     let server = root().join("fixtures/scenarios/healthy/server");
     let started = Instant::now();
@@ -403,12 +393,7 @@ async fn hostile(
     .iter()
     .map(|s| s.to_string())
     .collect();
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        istio_peer(&refs)
-    })
-    .await
-    .expect("ran")
+    istio_peer_async(args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -510,11 +495,13 @@ async fn hostile_tls_peers_end_in_findings_within_the_timeout() {
     for (addr, label) in [(garbage_addr, "garbage"), (silent_addr, "silent")] {
         let started = Instant::now();
         let target = addr.to_string();
-        let run = tokio::task::spawn_blocking(move || {
-            istio_peer(&["probe", &target, "--timeout", "2", "-o", "json"])
-        })
-        .await
-        .expect("ran");
+        let run = istio_peer_async(
+            ["probe", &target, "--timeout", "2", "-o", "json"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        )
+        .await;
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "{label}: took {:?}",

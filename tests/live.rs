@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Run, istio_peer, root};
+use crate::common::{istio_peer_async as run, root};
 use crate::fake_api::{Behaviour, FakeApi, Pki, kubeconfig};
 
 const AT: &str = "2027-06-01T00:00:00Z";
@@ -48,16 +48,6 @@ fn install_provider() -> Result<(), ()> {
     rustls::crypto::ring::default_provider()
         .install_default()
         .map_err(|_| ())
-}
-
-/// Runs the binary off the async runtime (the fake servers keep serving meanwhile).
-async fn run(args: Vec<String>) -> Run {
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        istio_peer(&refs)
-    })
-    .await
-    .expect("istio-peer ran")
 }
 
 fn live_args(kubeconfig: &Path, extra: &[&str]) -> Vec<String> {

@@ -15,7 +15,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
-use crate::common::{istio_peer, root};
+use crate::common::{istio_peer_async as run, root};
 
 const SERVER_ID: &str = "spiffe://mesh-b.local/ns/payments/sa/api";
 const CLIENT_ID: &str = "spiffe://mesh-a.local/ns/shop/sa/frontend";
@@ -577,15 +577,6 @@ async fn probe_command_prints_stages_and_exits_by_verdict() {
     assert_eq!(json["code"], "L004");
     assert_eq!(json["verdict"], "fail");
     assert_eq!(run(vec!["probe".into(), "no-port".into()]).await.code, 2);
-}
-
-async fn run(args: Vec<String>) -> crate::common::Run {
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        istio_peer(&refs)
-    })
-    .await
-    .expect("ran")
 }
 
 /// The signing CA of a scenario mesh's fixture Secret (`cacerts` or `istio-ca-secret`).

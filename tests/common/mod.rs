@@ -40,19 +40,45 @@ pub fn istio_peer(args: &[&str]) -> Run {
 
 /// `doctor` on a directory's client/ and server/ at a fixed instant.
 pub fn doctor(scenario_dir: &Path, at: &str, extra: &[&str]) -> Run {
-    let client = scenario_dir.join("client");
-    let server = scenario_dir.join("server");
-    let mut args = vec![
-        "doctor",
-        "--client",
-        client.to_str().unwrap(),
-        "--server",
-        server.to_str().unwrap(),
-        "--at",
+    doctor_on(
+        &scenario_dir.join("client"),
+        &scenario_dir.join("server"),
         at,
+        extra,
+    )
+}
+
+/// `doctor` on explicit client and server inputs at a fixed instant.
+pub fn doctor_on(client: &Path, server: &Path, at: &str, extra: &[&str]) -> Run {
+    let (client, server) = (client.to_string_lossy(), server.to_string_lossy());
+    let mut args = vec![
+        "doctor", "--client", &client, "--server", &server, "--at", at,
     ];
     args.extend_from_slice(extra);
     istio_peer(&args)
+}
+
+/// Runs the binary off the async runtime, so that in-process servers keep serving.
+pub async fn istio_peer_async(args: Vec<String>) -> Run {
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        istio_peer(&refs)
+    })
+    .await
+    .expect("istio-peer ran")
+}
+
+/// Copies the files of fixture directory `from` into a new directory `to`, each text passed
+/// through `edit`.
+pub fn copy_fixture(from: &Path, to: &Path, edit: impl Fn(String) -> String) {
+    std::fs::create_dir_all(to).expect("create directory");
+    for entry in std::fs::read_dir(from)
+        .expect("fixture directory")
+        .flatten()
+    {
+        let text = std::fs::read_to_string(entry.path()).expect("read fixture");
+        std::fs::write(to.join(entry.file_name()), edit(text)).expect("write copy");
+    }
 }
 
 /// Istio's published sample material in `../shared/istio`. Under CI it must exist; elsewhere
