@@ -612,9 +612,13 @@ fn classify_io(e: &std::io::Error, saw_server_hello: bool) -> Failure {
     {
         return match tls {
             rustls::Error::AlertReceived(a) => Failure::Alert(*a),
-            rustls::Error::InvalidMessage(m) => Failure::Other(format!(
-                "the peer does not speak TLS ({m:?}): a plaintext or non-TLS answer"
-            )),
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => Failure::Other(
+                "the peer does not speak TLS: a plaintext or non-TLS answer".to_string(),
+            ),
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge) => Failure::Other(
+                "the server's handshake message is too large to accept (an oversized certificate chain?)".to_string(),
+            ),
+            rustls::Error::InvalidMessage(m) => Failure::Other(format!("the peer sent an invalid TLS message ({m:?})")),
             other => Failure::Other(other.to_string()),
         };
     }
