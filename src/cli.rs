@@ -148,6 +148,31 @@ pub struct ProbeArgs {
     pub probe_timeout: u64,
 }
 
+/// Reading running proxies' Envoy admin state.
+#[derive(clap::Args, Debug, Clone)]
+pub struct InspectArgs {
+    /// Read what the routes' proxies hold (certificates, roots, cluster TLS, ssl counters)
+    /// from Envoy's admin port through a Kubernetes port-forward (live contexts only).
+    #[arg(long)]
+    pub inspect_proxies: bool,
+    /// Pods inspected per workload.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 3,
+        requires = "inspect_proxies"
+    )]
+    pub inspect_limit: usize,
+    /// Seconds between the two samples of the ssl counters (a rise means failures now).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 2.0,
+        requires = "inspect_proxies"
+    )]
+    pub inspect_interval: f64,
+}
+
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("client_input").required(true).multiple(true).args(["client", "client_context"])))]
 #[command(group(clap::ArgGroup::new("server_input").required(true).multiple(true).args(["server", "server_context"])))]
@@ -170,6 +195,8 @@ pub struct DoctorArgs {
     pub live: LiveArgs,
     #[command(flatten)]
     pub probe: ProbeArgs,
+    #[command(flatten)]
+    pub inspect: InspectArgs,
     /// Label for the client mesh in reports (default: the context, or the first input's name).
     #[arg(long)]
     pub client_name: Option<String>,

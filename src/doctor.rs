@@ -162,6 +162,7 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
         server,
         hosts: args.hosts.clone(),
         probes: Vec::new(),
+        proxies: Vec::new(),
     };
     let mut report = engine::run(&snapshot, &options);
     clock.lap("analysis");
@@ -176,8 +177,14 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
             ))?;
         }
         snapshot.probes = runtime.block_on(run_probes(specs));
-        report = engine::run(&snapshot, &options);
         clock.lap("probe");
+    }
+    if args.inspect.inspect_proxies {
+        runtime.block_on(inspect_proxies(args, &mut snapshot))?;
+        clock.lap("inspect");
+    }
+    if probing || args.inspect.inspect_proxies {
+        report = engine::run(&snapshot, &options);
     }
     render::resolve_field_positions(&mut report, &texts);
     clock.lap("locate");
@@ -420,6 +427,54 @@ async fn route_through_port_forwards(
             pod,
             port: u16::try_from(target_port).unwrap_or(0),
         });
+    }
+    Ok(())
+}
+
+/// Reads the routes' proxies in every mesh given as a live context; what cannot be read
+/// becomes E001 in that mesh.
+async fn inspect_proxies(args: &DoctorArgs, snapshot: &mut Snapshot) -> Result<(), String> {
+    use crate::inspect::{self, Cluster, InspectOptions};
+    if args.client_context.is_none() && args.server_context.is_none() {
+        return Err("--inspect-proxies reads running proxies: it needs --client-context and/or --server-context".into());
+    }
+    if !(args.inspect.inspect_interval.is_finite() && args.inspect.inspect_interval >= 0.0) {
+        return Err("--inspect-interval must be a number of seconds".into());
+    }
+    let live_options = args.live.options(false);
+    let mut clusters = HashMap::new();
+    for (side, context) in [
+        (Side::Client, &args.client_context),
+        (Side::Server, &args.server_context),
+    ] {
+        let Some(context) = context else { continue };
+        let target = LiveTarget {
+            context: context.clone(),
+            kubeconfig: args.live.kubeconfig.clone(),
+        };
+        // Collection already reported an unreachable cluster (E001); nothing to add.
+        if let Ok(client) = live::client(&target, &live_options).await {
+            clusters.insert(
+                side,
+                Cluster {
+                    context: context.clone(),
+                    client,
+                },
+            );
+        }
+    }
+    let options = InspectOptions {
+        limit: args.inspect.inspect_limit,
+        interval: Duration::from_secs_f64(args.inspect.inspect_interval.min(600.0)),
+        timeout: Duration::from_secs(args.probe.probe_timeout.max(1)),
+    };
+    let inspection = inspect::inspect(inspect::plan(snapshot), &clusters, &options).await;
+    snapshot.proxies = inspection.proxies;
+    for (side, missing) in inspection.unavailable {
+        match side {
+            Side::Server => snapshot.server.unavailable.push(missing),
+            _ => snapshot.client.unavailable.push(missing),
+        }
     }
     Ok(())
 }

@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod config;
 pub mod doctor;
+pub mod inspect;
 pub mod live;
 pub mod load;
 pub mod probe;

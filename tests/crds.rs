@@ -406,6 +406,7 @@ fn istio_sample_east_west_gateway_is_read_as_an_east_west_route() {
         server,
         hosts: Vec::new(),
         probes: Vec::new(),
+        proxies: Vec::new(),
     };
     let report = run(&snapshot, &Options::default());
     let [route] = report.routes.as_slice() else {

@@ -776,6 +776,7 @@ fn every_probe_outcome_becomes_its_finding() {
             server: MeshBuilder::new("b").finish(),
             hosts: Vec::new(),
             probes: vec![observation("r", outcome, false)],
+            proxies: Vec::new(),
         };
         let report = checks::engine::run(&snapshot, &checks::engine::Options::default());
         let codes: Vec<&str> = report
@@ -795,6 +796,7 @@ fn every_probe_outcome_becomes_its_finding() {
             server: MeshBuilder::new("b").finish(),
             hosts: Vec::new(),
             probes: vec![observation("r", ProbeOutcome::HandshakeOk, accepted)],
+            proxies: Vec::new(),
         };
         checks::engine::run(&snapshot, &checks::engine::Options::default())
             .findings

@@ -206,6 +206,23 @@ impl Evidence {
         }
     }
 
+    /// Evidence about a running pod (what its proxy holds), read through `context`.
+    pub fn pod(
+        mesh: Side,
+        context: &str,
+        namespace: &str,
+        name: &str,
+        note: impl Into<String>,
+    ) -> Evidence {
+        Evidence {
+            kind: "Pod".into(),
+            namespace: namespace.into(),
+            name: name.into(),
+            cluster: Some(context.into()),
+            ..Evidence::fact(mesh, note)
+        }
+    }
+
     pub fn with_certificate(mut self, cert: &Arc<Certificate>) -> Evidence {
         self.certificate = Some(cert.into());
         self

@@ -78,7 +78,7 @@ pub const fn first_line(doc: &'static str) -> &'static str {
 
 /// Codes the catalogue reserves for checks that are not implemented yet. They are listed so
 /// that the public contract is visible and no code is ever given another meaning.
-pub const RESERVED: &[(&str, &str)] = &[("L009", "proxy-config-drift")];
+pub const RESERVED: &[(&str, &str)] = &[];
 
 /// Retired codes: never reused. Empty so far.
 pub const RETIRED: &[(&str, &str)] = &[];
@@ -140,6 +140,8 @@ static ALL: &[&Check] = {
         &l006_client_auth_not_enforced::CHECK,
         &l007_tls_parameters_rejected::CHECK,
         &l008_handshake_ok::CHECK,
+        &l009_proxy_config_drift::CHECK,
+        &l010_proxy_handshake_failures::CHECK,
         &e001_input_unavailable::CHECK,
         &e002_input_invalid::CHECK,
         &e003_waiver_unused::CHECK,

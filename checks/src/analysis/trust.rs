@@ -200,6 +200,20 @@ impl MeshTrust {
         set
     }
 
+    /// The root(s) of the CA in use (the `cacerts` roots, or the self-signed root); empty
+    /// when the CA is not in the inputs or not in effect.
+    pub fn ca_roots_in_use(&self) -> Vec<Arc<Certificate>> {
+        let roots = match self.mode {
+            CaMode::PlugIn => self.plug_in.as_ref().map(|c| c.root_certs.clone()),
+            CaMode::SelfSigned => self
+                .self_signed
+                .as_ref()
+                .map(|c| c.ca_cert.iter().cloned().collect()),
+            _ => None,
+        };
+        roots.unwrap_or_default()
+    }
+
     /// Whether anything is known about the roots of this mesh.
     pub fn is_known(&self) -> bool {
         !self.own_roots.is_empty() || !self.signing_chain.is_empty()

@@ -7,6 +7,7 @@ mod kinds;
 mod mesh_config;
 mod object;
 mod probe;
+mod proxy;
 mod source;
 
 pub use build::MeshBuilder;
@@ -16,6 +17,10 @@ pub use mesh_config::{
 };
 pub use object::{Metadata, ObjectRef, RawObject};
 pub use probe::{NegativeProbe, Negotiated, ProbeObservation, ProbeOutcome, ProbeStage};
+pub use proxy::{
+    ClusterTls, CounterScope, LoadedCertificate, ProxyObservation, ProxyRole, ProxyState,
+    TlsCounter, canonical_serial,
+};
 pub use source::Origin;
 
 use std::collections::BTreeMap;
@@ -65,6 +70,8 @@ pub struct Snapshot {
     pub hosts: Vec<String>,
     /// Live TLS handshakes, when probing.
     pub probes: Vec<ProbeObservation>,
+    /// Running proxies read through their admin API (`--inspect-proxies`).
+    pub proxies: Vec<ProxyObservation>,
 }
 
 /// Where an object or field is: the object's origin plus the path of a field inside it.
