@@ -9,20 +9,29 @@ use serde_json::Value;
 use crate::common::{istio_peer_async as run, root};
 use crate::fake_api::{Behaviour, FakeApi, Pki, kubeconfig};
 
-const AT: &str = "2027-06-01T00:00:00Z";
+pub const AT: &str = "2027-06-01T00:00:00Z";
 
 /// Two fake clusters serving a scenario's client/ and server/ objects, and a kubeconfig.
-struct Clusters {
-    client: FakeApi,
-    server: FakeApi,
-    kubeconfig: PathBuf,
+pub struct Clusters {
+    pub client: FakeApi,
+    pub server: FakeApi,
+    pub kubeconfig: PathBuf,
     _dir: tempfile::TempDir,
 }
 
-async fn clusters(scenario: &str, client: Behaviour, server: Behaviour) -> Clusters {
+pub async fn clusters(scenario: &str, client: Behaviour, server: Behaviour) -> Clusters {
+    clusters_at(
+        &root().join("fixtures/scenarios").join(scenario),
+        client,
+        server,
+    )
+    .await
+}
+
+/// Two fake clusters serving `dir`'s client/ and server/ objects.
+pub async fn clusters_at(dir: &Path, client: Behaviour, server: Behaviour) -> Clusters {
     let _ = install_provider();
     let pki = Pki::new();
-    let dir = root().join("fixtures/scenarios").join(scenario);
     let client = FakeApi::start(&pki, &dir.join("client"), client).await;
     let server = FakeApi::start(&pki, &dir.join("server"), server).await;
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -50,7 +59,7 @@ fn install_provider() -> Result<(), ()> {
         .map_err(|_| ())
 }
 
-fn live_args(kubeconfig: &Path, extra: &[&str]) -> Vec<String> {
+pub fn live_args(kubeconfig: &Path, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = [
         "doctor",
         "--client-context",

@@ -2,12 +2,14 @@
 
 mod common;
 mod fake_api;
+mod fake_envoy;
 
 mod catalogue;
 mod ci_gate;
 mod cli;
 mod crds;
 mod hardening;
+mod inspect;
 mod interop;
 mod live;
 mod probes;

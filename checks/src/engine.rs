@@ -127,6 +127,9 @@ pub struct Report {
     /// The live probes behind the L findings, when probing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<crate::model::ProbeObservation>,
+    /// The running proxies read with `--inspect-proxies`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxies: Vec<crate::model::ProxyObservation>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -193,6 +196,7 @@ pub fn run(snapshot: &crate::model::Snapshot, options: &Options) -> Report {
         routes,
         findings,
         probes: snapshot.probes.clone(),
+        proxies: snapshot.proxies.clone(),
     }
 }
 

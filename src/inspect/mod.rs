@@ -24,6 +24,9 @@ use serde_json::Value;
 /// Envoy's admin port in every Istio proxy.
 pub const ADMIN_PORT: u16 = 15000;
 
+/// The sidecar's virtual inbound listener, where Istio terminates inbound mTLS.
+const INBOUND_PORT: u32 = 15006;
+
 /// The only admin endpoints ever requested, all with GET. Envoy's mutating endpoints
 /// (`/quitquitquit`, `/healthcheck/fail`, `/logging`, `/reset_counters`, …) are POSTs and are
 /// never built.
@@ -142,7 +145,10 @@ pub fn plan(snapshot: &Snapshot) -> Vec<Wanted> {
                         ),
                         role: ProxyRole::Target,
                         routes: vec![route.id.clone()],
-                        ports: target.target_port.into_iter().collect(),
+                        // Sidecars terminate inbound mTLS on the virtual inbound listener.
+                        ports: std::iter::once(INBOUND_PORT)
+                            .chain(target.target_port)
+                            .collect(),
                         clusters: Vec::new(),
                     },
                 );

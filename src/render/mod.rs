@@ -174,6 +174,12 @@ pub fn table(report: &Report, color: bool) -> String {
             write_probe_body(&mut out, p, &style, "      ");
         }
     }
+    if !report.proxies.is_empty() {
+        let _ = writeln!(out, "\n{}", style.bold("Running proxies"));
+        for p in &report.proxies {
+            write_proxy(&mut out, p, &style);
+        }
+    }
     if report.findings.is_empty() {
         let _ = writeln!(
             out,
@@ -182,6 +188,58 @@ pub fn table(report: &Report, color: bool) -> String {
         );
     }
     out.trim_end().to_string()
+}
+
+/// One inspected proxy: identity, roots, the routes' clusters and failing counters.
+fn write_proxy(out: &mut String, p: &checks::model::ProxyObservation, style: &Style) {
+    let state = &p.state;
+    let _ = writeln!(
+        out,
+        "  {}/{} {} ({}, {})",
+        p.namespace,
+        p.pod,
+        style.dim(&format!("[{}]", p.mesh.as_str())),
+        p.workload,
+        p.role.as_str()
+    );
+    let identity = state
+        .certificates
+        .iter()
+        .filter_map(|c| c.spiffe_id())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let roots = state
+        .roots
+        .iter()
+        .map(|r| r.serial.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(
+        out,
+        "      presents {identity}; trusts root serial(s) {roots}"
+    );
+    for c in &state.clusters {
+        let _ = writeln!(
+            out,
+            "      cluster {}: {}{}, SNI {}, SANs [{}]",
+            c.name,
+            c.mode,
+            if c.auto { " (auto)" } else { "" },
+            c.sni.as_deref().unwrap_or("(none)"),
+            c.sans.join(", ")
+        );
+    }
+    let failing: Vec<String> = state
+        .counters
+        .iter()
+        .filter(|c| c.counter != "handshake" && c.value > 0)
+        .map(|c| format!("{}.ssl.{} {} (+{})", c.owner, c.counter, c.value, c.rise))
+        .collect();
+    if !failing.is_empty() {
+        let _ = writeln!(out, "      failing: {}", failing.join(", "));
+    } else if !state.ssl_stats_exposed {
+        let _ = writeln!(out, "      no ssl counters exposed");
+    }
 }
 
 fn named(code: &str) -> String {

@@ -42,6 +42,8 @@ pub struct Behaviour {
     pub max_page: usize,
     /// Where `pods/portforward` connects (every pod, every port); `None`: no port-forward.
     pub port_forward_to: Option<SocketAddr>,
+    /// Per pod (by name): where its port-forward connects, before `port_forward_to`.
+    pub port_forward_pods: Vec<(String, SocketAddr)>,
     /// Resources (plural) answered with invalid JSON.
     pub invalid_json: Vec<String>,
     /// Resources (plural) answered with HTTP 500.
@@ -240,7 +242,12 @@ fn load_objects(dir: &Path) -> BTreeMap<String, Vec<Value>> {
             };
             fold_string_data(&mut value);
             if plural == "deployments" {
-                out.entry("pods".into()).or_default().push(pod_of(&value));
+                let replicas = value["spec"]["replicas"].as_u64().unwrap_or(1).min(10);
+                for i in 0..replicas {
+                    out.entry("pods".into())
+                        .or_default()
+                        .push(pod_of(&value, i));
+                }
             }
             out.entry(plural.to_string()).or_default().push(value);
         }
@@ -248,19 +255,29 @@ fn load_objects(dir: &Path) -> BTreeMap<String, Vec<Value>> {
     out
 }
 
-/// One running pod for a Deployment, as the cluster would have.
-fn pod_of(deployment: &Value) -> Value {
+/// Running pod `index` of a Deployment, as the cluster would have it: with the `istio-proxy`
+/// container the injector adds, unless the template opts out.
+fn pod_of(deployment: &Value, index: u64) -> Value {
     let meta = &deployment["metadata"];
     let template = &deployment["spec"]["template"];
+    let mut spec = template["spec"].clone();
+    let opted_out = template["metadata"]["annotations"]["sidecar.istio.io/inject"] == "false"
+        || template["metadata"]["labels"]["sidecar.istio.io/inject"] == "false";
+    if let Some(containers) = spec["containers"].as_array_mut()
+        && !opted_out
+        && !containers.iter().any(|c| c["name"] == "istio-proxy")
+    {
+        containers.push(json!({"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.24.2"}));
+    }
     json!({
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": format!("{}-0", meta["name"].as_str().unwrap_or("pod")),
+            "name": format!("{}-{index}", meta["name"].as_str().unwrap_or("pod")),
             "namespace": meta["namespace"],
             "labels": template["metadata"]["labels"],
         },
-        "spec": template["spec"],
+        "spec": spec,
         "status": {"phase": "Running"},
     })
 }
@@ -628,7 +645,22 @@ fn port_forward(state: &State, mut req: Request<Incoming>) -> Response<Full<Byte
             "pods \"x\" is forbidden: cannot create resource \"pods/portforward\"",
         );
     }
-    let Some(target) = state.behaviour.port_forward_to else {
+    // …/namespaces/{ns}/pods/{pod}/portforward
+    let pod = req
+        .uri()
+        .path()
+        .rsplit('/')
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    let target = state
+        .behaviour
+        .port_forward_pods
+        .iter()
+        .find(|(name, _)| *name == pod)
+        .map(|(_, addr)| *addr)
+        .or(state.behaviour.port_forward_to);
+    let Some(target) = target else {
         return status(404, "NotFound", "no port-forward target configured");
     };
     let port: u16 = req
