@@ -8,6 +8,7 @@ use checks::engine::FailOn;
 use checks::time::Timestamp;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::user_checks::UserCheckArgs;
 use crate::{doctor, render};
 
 /// Exit code for usage errors and unreadable input paths.
@@ -28,12 +29,19 @@ pub struct Cli {
 pub enum Command {
     /// Diagnose cross-mesh mTLS from a client mesh to a server mesh.
     Doctor(Box<DoctorArgs>),
-    /// List the check catalogue.
+    /// List the check catalogue, with the plug-ins and rules found.
     Checks {
         /// Output format.
         #[arg(short = 'o', long = "output", value_enum, default_value_t = ListFormat::Table)]
         output: ListFormat,
+        #[command(flatten)]
+        user: UserCheckArgs,
     },
+    /// Print the JSON Schema of the model handed to plug-ins on stdin.
+    Schema,
+    /// Declarative rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// One staged TLS handshake against HOST:PORT, as a mesh sidecar would do it.
     Probe(ProbeCommand),
     /// Capture a cluster's relevant objects into a directory (Secrets redacted) for later
@@ -45,6 +53,17 @@ pub enum Command {
         /// as pasted from logs (`...TLS_error:|268435581:...CERTIFICATE_VERIFY_FAILED`,
         /// `tlsv1 alert unknown ca`, `RBAC: access denied`, `503 UF`).
         query: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// Run every rule of DIR against the cases in DIR/tests/*.yaml (exit 1 when a case fails,
+    /// 2 when a rule or case is invalid).
+    Test {
+        /// A rules directory.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
     },
 }
 
@@ -197,6 +216,15 @@ pub struct DoctorArgs {
     pub probe: ProbeArgs,
     #[command(flatten)]
     pub inspect: InspectArgs,
+    #[command(flatten)]
+    pub user: UserCheckArgs,
+    /// Run only this check: a built-in code, name or category, a plug-in name, a rule code or
+    /// name (repeatable). Environment findings (E001–E004) are always reported.
+    #[arg(long = "check", value_name = "NAME")]
+    pub check: Vec<String>,
+    /// Do not run this check (same names as --check; repeatable).
+    #[arg(long = "skip", value_name = "NAME")]
+    pub skip: Vec<String>,
     /// Label for the client mesh in reports (default: the context, or the first input's name).
     #[arg(long)]
     pub client_name: Option<String>,
@@ -343,13 +371,21 @@ pub fn run(cli: Cli) -> u8 {
         Command::Doctor(args) => doctor::run(&args, &mut out),
         Command::Snapshot(args) => crate::snapshot::run(&args),
         Command::Probe(args) => crate::probe_command::run(&args, &mut out),
-        Command::Checks { output } => {
-            let text = match output {
-                ListFormat::Table => render::catalogue_table(),
-                ListFormat::Json => render::catalogue_json(),
-            };
-            write_or_fail(&mut out, &text)
-        }
+        Command::Checks { output, user } => match crate::user_checks::UserChecks::load(&user) {
+            Ok(user) => {
+                let text = match output {
+                    ListFormat::Table => render::catalogue_table(&user),
+                    ListFormat::Json => render::catalogue_json(&user),
+                };
+                write_or_fail(&mut out, &text)
+            }
+            Err(message) => {
+                eprintln!("istio-peer: {message}");
+                EXIT_USAGE
+            }
+        },
+        Command::Schema => write_or_fail(&mut out, checks::user::SCHEMA.trim_end()),
+        Command::Rules(RulesCommand::Test { dir }) => crate::rules_test::run(&dir, &mut out),
         Command::Explain { query } => match render::explain(&query) {
             Some(text) => write_or_fail(&mut out, &text),
             None => {

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use checks::policy::{Override, OverrideAction, Policy, Waiver, known_selector};
+use checks::policy::{Override, OverrideAction, Policy, Waiver};
 use checks::time::Timestamp;
 use serde::Deserialize;
 use toml::Spanned;
@@ -45,7 +45,8 @@ pub struct Config {
 }
 
 /// Reads `--config PATH`, else `.istio-peer.toml` when it exists. Errors name file and line.
-pub fn load(explicit: Option<&Path>) -> Result<Config, String> {
+/// `known` tells which override selectors name a check (built-in or user).
+pub fn load(explicit: Option<&Path>, known: &dyn Fn(&str) -> bool) -> Result<Config, String> {
     let path: PathBuf = match explicit {
         Some(p) => p.to_path_buf(),
         None if Path::new(DEFAULT_FILE).is_file() => PathBuf::from(DEFAULT_FILE),
@@ -53,14 +54,14 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, String> {
     };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
-    parse(&text, &path.display().to_string())
+    parse(&text, &path.display().to_string(), known)
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-pub fn parse(text: &str, name: &str) -> Result<Config, String> {
+pub fn parse(text: &str, name: &str, known: &dyn Fn(&str) -> bool) -> Result<Config, String> {
     let file: File = toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(0, |s| line_of(text, s.start));
         format!("{name}:{line}: {}", e.message())
@@ -82,7 +83,7 @@ pub fn parse(text: &str, name: &str) -> Result<Config, String> {
         (&file.allow, OverrideAction::Allow),
     ] {
         for selector in list {
-            if !known_selector(selector.get_ref()) {
+            if !known(selector.get_ref()) {
                 return Err(format!(
                     "{name}:{}: `{}` is not a check code, check name or category",
                     line_of(text, selector.span().start),
@@ -102,7 +103,11 @@ pub fn parse(text: &str, name: &str) -> Result<Config, String> {
     for entry in &file.waivers {
         let line = line_of(text, entry.span().start);
         let w = entry.get_ref();
-        let matches_some_code = codes.iter().any(|c| checks::policy::glob(&w.code, c));
+        // User checks are known only at run time: any glob that can only match their
+        // namespaces (`X-…`, `U-…`) is accepted.
+        let user_namespace = w.code.starts_with("X-") || w.code.starts_with("U-");
+        let matches_some_code =
+            user_namespace || codes.iter().any(|c| checks::policy::glob(&w.code, c));
         if !matches_some_code {
             return Err(format!(
                 "{name}:{line}: waiver code `{}` matches no check",
@@ -182,7 +187,7 @@ mod tests {
     #[test]
     fn reads_overrides_and_waivers_with_lines() {
         let text = "fail_on = \"warning\"\ndeny = [\"T007\"]\nallow = [\"trust-domain-collision\"]\n\n[[waivers]]\ncode = \"I00*\"\nroute = \"shop → *\"\nreason = \"migration\"\nexpires = \"2027-01-31\"\n";
-        let c = parse(text, "x.toml").expect("valid");
+        let c = parse(text, "x.toml", &checks::policy::known_selector).expect("valid");
         assert_eq!(c.fail_on.as_deref(), Some("warning"));
         assert_eq!(c.overrides.len(), 2);
         assert_eq!(c.waivers[0].source, "x.toml:5");
@@ -194,17 +199,28 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let e = parse("deny = [\"T007\"]\nwarn = [\"Z999\"]\n", "x.toml").unwrap_err();
+        let e = parse(
+            "deny = [\"T007\"]\nwarn = [\"Z999\"]\n",
+            "x.toml",
+            &checks::policy::known_selector,
+        )
+        .unwrap_err();
         assert!(e.starts_with("x.toml:2:"), "{e}");
-        let e = parse("deny = [\"T007\"\n", "x.toml").unwrap_err();
+        let e = parse(
+            "deny = [\"T007\"\n",
+            "x.toml",
+            &checks::policy::known_selector,
+        )
+        .unwrap_err();
         assert!(e.starts_with("x.toml:"), "{e}");
         let e = parse(
             "[[waivers]]\ncode = \"T001\"\nreason = \"x\"\nexpires = \"soon\"\n",
             "x.toml",
+            &checks::policy::known_selector,
         )
         .unwrap_err();
         assert!(e.contains("x.toml:1") && e.contains("not a date"), "{e}");
-        let e = parse("bogus = 1\n", "x.toml").unwrap_err();
+        let e = parse("bogus = 1\n", "x.toml", &checks::policy::known_selector).unwrap_err();
         assert!(e.contains("unknown field"), "{e}");
     }
 }

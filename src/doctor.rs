@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use checks::analysis::MeshTrust;
 use checks::analysis::tls;
-use checks::engine::{self, FailOn, Options, Report, RouteReport};
+use checks::engine::{self, FailOn, Options, Report, RouteReport, Selection};
 use checks::model::{Mesh, MeshBuilder, ProbeObservation, Side, Snapshot};
 use checks::policy::{Override, OverrideAction};
 use checks::time::Timestamp;
@@ -19,6 +19,7 @@ use crate::live::{self, Collected, LiveTarget};
 use crate::load::{SourceTexts, load_paths};
 use crate::probe::{self, Identity, PortForward, ProbeSpec, SigningCa};
 use crate::render;
+use crate::user_checks::UserChecks;
 
 /// Routes probed at once.
 const PROBE_CONCURRENCY: usize = 32;
@@ -115,8 +116,9 @@ fn probing(args: &DoctorArgs) -> bool {
 /// and runs the engine again with what the probes saw; field positions in evidence are
 /// resolved.
 pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
-    // A bad config file or flag is a usage error before anything is read.
-    let options = policy_options(args)?;
+    // A bad rule, config file or flag is a usage error before anything is read.
+    let user = UserChecks::load(&args.user)?;
+    let options = policy_options(args, &user)?;
     let probing = probing(args);
     let identity = match (&args.probe.probe_cert, &args.probe.probe_key) {
         (Some(cert), Some(key)) => Some(probe::identity_from_files(cert, key)?),
@@ -134,11 +136,15 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
     let mut live = runtime.block_on(collect_live(args, texts.capture_signing));
     clock.lap("collect");
     let mut client_signing: Vec<SigningCa> = Vec::new();
+    let keep_objects = !user.is_empty();
     let client = load_mesh(
-        &args.client,
-        args.client_context.as_deref(),
-        live.remove(&Side::Client),
-        args.client_name.as_deref(),
+        MeshInputs {
+            paths: &args.client,
+            context: args.client_context.as_deref(),
+            live: live.remove(&Side::Client),
+            name: args.client_name.as_deref(),
+            keep_objects,
+        },
         &mut texts,
         &mut client_signing,
     )?;
@@ -146,10 +152,13 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
     client_signing.append(&mut texts.signing);
     let mut ignored = Vec::new();
     let server = load_mesh(
-        &args.server,
-        args.server_context.as_deref(),
-        live.remove(&Side::Server),
-        args.server_name.as_deref(),
+        MeshInputs {
+            paths: &args.server,
+            context: args.server_context.as_deref(),
+            live: live.remove(&Side::Server),
+            name: args.server_name.as_deref(),
+            keep_objects,
+        },
         &mut texts,
         &mut ignored,
     )?;
@@ -185,6 +194,12 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
     }
     if probing || args.inspect.inspect_proxies {
         report = engine::run(&snapshot, &options);
+    }
+    if !user.is_empty() {
+        // User checks see the built-in report (routes, findings) and join it.
+        let findings = runtime.block_on(user.run(&snapshot, &report, &options.selection));
+        report = engine::run_with(&snapshot, &options, findings);
+        clock.lap("user checks");
     }
     render::resolve_field_positions(&mut report, &texts);
     clock.lap("locate");
@@ -228,8 +243,9 @@ impl PhaseClock {
 }
 
 /// The fail threshold and the policy: config file, then command-line flags (which win).
-fn policy_options(args: &DoctorArgs) -> Result<Options, String> {
-    let config = config::load(args.config.as_deref())?;
+fn policy_options(args: &DoctorArgs, user: &UserChecks) -> Result<Options, String> {
+    let known = |selector: &str| checks::policy::known_selector(selector) || user.knows(selector);
+    let config = config::load(args.config.as_deref(), &known)?;
     let mut overrides = Vec::new();
     for (list, action) in [
         (&args.deny, OverrideAction::Deny),
@@ -237,7 +253,7 @@ fn policy_options(args: &DoctorArgs) -> Result<Options, String> {
         (&args.allow, OverrideAction::Allow),
     ] {
         for selector in list {
-            if !checks::policy::known_selector(selector) {
+            if !known(selector) {
                 return Err(format!(
                     "`{selector}` is not a check code, check name or category"
                 ));
@@ -254,9 +270,20 @@ fn policy_options(args: &DoctorArgs) -> Result<Options, String> {
         (None, Some("never")) => FailOn::Never,
         _ => FailOn::Error,
     };
+    for selector in args.check.iter().chain(&args.skip) {
+        if !known(selector) {
+            return Err(format!(
+                "--check/--skip `{selector}`: not a check code, name or category, a plug-in or a rule"
+            ));
+        }
+    }
     Ok(Options {
         fail_on,
         policy: config::policy(&config, overrides, args.baseline.as_deref())?,
+        selection: Selection {
+            only: args.check.clone(),
+            skip: args.skip.clone(),
+        },
     })
 }
 
@@ -554,21 +581,29 @@ async fn collect_live(args: &DoctorArgs, capture_signing: bool) -> HashMap<Side,
     sides.into_iter().zip(collected).collect()
 }
 
-fn load_mesh(
-    paths: &[PathBuf],
-    context: Option<&str>,
+/// Where one mesh comes from.
+struct MeshInputs<'a> {
+    paths: &'a [PathBuf],
+    context: Option<&'a str>,
     live: Option<Collected>,
-    name: Option<&str>,
+    name: Option<&'a str>,
+    /// Keep object bodies for user checks.
+    keep_objects: bool,
+}
+
+fn load_mesh(
+    inputs: MeshInputs,
     texts: &mut SourceTexts,
     signing: &mut Vec<SigningCa>,
 ) -> Result<Mesh, String> {
-    let name = name
+    let name = inputs
+        .name
         .map(str::to_string)
-        .or_else(|| context.map(str::to_string))
-        .unwrap_or_else(|| default_name(paths));
-    let mut builder = MeshBuilder::new(name);
-    load_paths(paths, &mut builder, texts).map_err(|e| e.to_string())?;
-    if let Some(collected) = live {
+        .or_else(|| inputs.context.map(str::to_string))
+        .unwrap_or_else(|| default_name(inputs.paths));
+    let mut builder = MeshBuilder::new(name).keep_objects(inputs.keep_objects);
+    load_paths(inputs.paths, &mut builder, texts).map_err(|e| e.to_string())?;
+    if let Some(collected) = inputs.live {
         for object in collected.objects {
             builder.add(object);
         }

@@ -17,9 +17,11 @@ pub mod live;
 pub mod load;
 pub mod probe;
 pub mod probe_command;
-pub mod redact;
+
 pub mod render;
+pub mod rules_test;
 pub mod snapshot;
+pub mod user_checks;
 
 /// The current instant. The `checks` crate never reads the clock; the binary reads it here.
 pub fn now() -> checks::time::Timestamp {

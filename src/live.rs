@@ -17,7 +17,7 @@ use kube::Client;
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 use serde_json::Value;
 
-use crate::redact::redact_secret;
+use checks::redact::redact_secret;
 
 /// Kinds fetched at once per cluster.
 const CONCURRENCY: usize = 6;

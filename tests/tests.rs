@@ -15,3 +15,4 @@ mod live;
 mod probes;
 mod properties;
 mod scenarios;
+mod user_checks;

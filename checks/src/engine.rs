@@ -136,12 +136,54 @@ pub struct Report {
 pub struct Options {
     pub fail_on: FailOn,
     pub policy: crate::policy::Policy,
+    pub selection: Selection,
 }
 
-/// Runs every check over the snapshot.
+/// Which checks run (`--check` / `--skip`): codes, names or categories of built-in checks,
+/// names of plug-ins, codes or names of rules. Environment findings (E001–E004) describe the
+/// run itself and are always reported.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// When not empty, only these run.
+    pub only: Vec<String>,
+    pub skip: Vec<String>,
+}
+
+impl Selection {
+    /// Whether a check known by these labels (code, name, category, …) runs.
+    pub fn runs(&self, labels: &[&str]) -> bool {
+        let named = |list: &[String]| {
+            list.iter()
+                .any(|s| labels.iter().any(|l| l.eq_ignore_ascii_case(s)))
+        };
+        (self.only.is_empty() || named(&self.only)) && !named(&self.skip)
+    }
+
+    fn runs_builtin(&self, info: &registry::CheckInfo) -> bool {
+        info.category == crate::finding::Category::Environment
+            || self.runs(&[info.code, info.name, info.category.as_str()])
+    }
+}
+
+/// Runs every built-in check over the snapshot.
 pub fn run(snapshot: &crate::model::Snapshot, options: &Options) -> Report {
+    run_with(snapshot, options, Vec::new())
+}
+
+/// Runs the built-in checks and adds the findings of user checks (plug-ins, rules), so that
+/// all of them are linked, weighed, waived and rendered alike.
+pub fn run_with(
+    snapshot: &crate::model::Snapshot,
+    options: &Options,
+    user_findings: Vec<Finding>,
+) -> Report {
     let cx = Context::new(snapshot);
-    let mut findings: Vec<Finding> = registry::all().iter().flat_map(|c| (c.run)(&cx)).collect();
+    let mut findings: Vec<Finding> = registry::all()
+        .iter()
+        .filter(|c| options.selection.runs_builtin(&c.info))
+        .flat_map(|c| (c.run)(&cx))
+        .chain(user_findings)
+        .collect();
     link_causes(&mut findings);
     weigh_against_probes(&mut findings, &cx.routes, &snapshot.probes);
     for finding in &mut findings {
@@ -448,7 +490,7 @@ fn route_report<'f>(
 
 /// Whether a finding says a required input is missing (an optional one is info only).
 fn blocks_conclusion(f: &Finding) -> bool {
-    f.code == "E001" && f.severity >= Severity::Warning
+    matches!(f.code.as_str(), "E001" | "E004") && f.severity >= Severity::Warning
 }
 
 fn verdict(findings: &[Finding], fail_on: FailOn) -> Verdict {

@@ -55,6 +55,11 @@ pub enum Category {
     Versions,
     Probe,
     Environment,
+    /// Findings of plug-in executables (`X-<name>-NNN`).
+    #[serde(rename = "plug-in")]
+    Plugin,
+    /// Findings of declarative CEL rules (`U-NNN`).
+    Rule,
 }
 
 impl Category {
@@ -71,6 +76,8 @@ impl Category {
             Category::Versions => "versions",
             Category::Probe => "probe",
             Category::Environment => "environment",
+            Category::Plugin => "plug-in",
+            Category::Rule => "rule",
         }
     }
 
@@ -88,6 +95,8 @@ impl Category {
             Category::Versions => 'V',
             Category::Probe => 'L',
             Category::Environment => 'E',
+            Category::Plugin => 'X',
+            Category::Rule => 'U',
         }
     }
 }
@@ -300,14 +309,33 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(info: &CheckInfo, mesh: Side, message: impl Into<String>) -> Finding {
+        Finding::from_parts(
+            info.code.to_string(),
+            info.name.to_string(),
+            info.severity,
+            info.category,
+            mesh,
+            message.into(),
+        )
+    }
+
+    /// A finding of a check outside the catalogue (a plug-in or a rule).
+    pub fn from_parts(
+        code: String,
+        name: String,
+        severity: Severity,
+        category: Category,
+        mesh: Side,
+        message: String,
+    ) -> Finding {
         Finding {
-            code: info.code.to_string(),
-            name: info.name.to_string(),
-            severity: info.severity,
-            category: info.category,
+            code,
+            name,
+            severity,
+            category,
             mesh,
             route: None,
-            message: message.into(),
+            message,
             evidence: Vec::new(),
             fix: Fix::default(),
             root_cause: true,

@@ -266,6 +266,21 @@ pub fn known_selector(selector: &str) -> bool {
         || registry::all()
             .iter()
             .any(|c| c.info.category.as_str().eq_ignore_ascii_case(selector))
+        || ["plug-in", "rule"]
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(selector))
+        || user_code(selector)
+}
+
+/// `X-<plugin>-NNN` or `U-NNN`: codes of user checks, which may be overridden before the
+/// run knows them.
+fn user_code(selector: &str) -> bool {
+    let digits = |d: &str| d.len() == 3 && d.bytes().all(|b| b.is_ascii_digit());
+    selector.strip_prefix("U-").is_some_and(digits)
+        || selector
+            .strip_prefix("X-")
+            .and_then(|rest| rest.rsplit_once('-'))
+            .is_some_and(|(name, d)| crate::user::kebab_case(name) && digits(d))
 }
 
 #[cfg(test)]

@@ -145,6 +145,7 @@ static ALL: &[&Check] = {
         &e001_input_unavailable::CHECK,
         &e002_input_invalid::CHECK,
         &e003_waiver_unused::CHECK,
+        &e004_user_check_failed::CHECK,
     ]
 };
 

@@ -13,8 +13,7 @@ pub fn render(report: &Report) -> String {
     let skipped_codes = skipped_codes(report);
     let mut cases = String::new();
     let (mut tests, mut failures, mut skipped) = (0, 0, 0);
-    for check in registry::all() {
-        let i = &check.info;
+    for i in checks_of(report) {
         for scope in &scopes {
             tests += 1;
             let name = format!("{} {} [{}]", i.code, i.name, scope.unwrap_or("mesh-wide"));
@@ -30,7 +29,7 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(
                 cases,
                 "    <testcase classname=\"istio-peer.{}\" name=\"{}\">",
-                xml(i.category.as_str()),
+                xml(i.category),
                 xml(&name)
             );
             if !failing.is_empty() {
@@ -48,11 +47,11 @@ pub fn render(report: &Report) -> String {
                 let _ = writeln!(
                     cases,
                     "      <failure type=\"{}\" message=\"{}\">{}</failure>",
-                    xml(i.code),
+                    xml(&i.code),
                     xml(&message),
                     xml(&body)
                 );
-            } else if findings.is_empty() && skipped_codes.iter().any(|c| c == i.code) {
+            } else if findings.is_empty() && skipped_codes.contains(&i.code) {
                 skipped += 1;
                 let _ = writeln!(
                     cases,
@@ -75,6 +74,35 @@ pub fn render(report: &Report) -> String {
         xml(&suite),
         xml(&report.evaluated_at.to_string())
     )
+}
+
+/// A check as a test case: the catalogue's, then each user check (plug-in, rule) that
+/// reported something.
+struct CaseCheck {
+    code: String,
+    name: String,
+    category: &'static str,
+}
+
+fn checks_of(report: &Report) -> Vec<CaseCheck> {
+    let mut out: Vec<CaseCheck> = registry::all()
+        .iter()
+        .map(|c| CaseCheck {
+            code: c.info.code.to_string(),
+            name: c.info.name.to_string(),
+            category: c.info.category.as_str(),
+        })
+        .collect();
+    for f in &report.findings {
+        if !out.iter().any(|c| c.code == f.code) {
+            out.push(CaseCheck {
+                code: f.code.clone(),
+                name: f.name.clone(),
+                category: f.category.as_str(),
+            });
+        }
+    }
+    out
 }
 
 /// Codes named as skipped by E001 findings.

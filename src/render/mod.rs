@@ -14,6 +14,7 @@ use checks::registry;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::load::SourceTexts;
+use crate::user_checks::UserChecks;
 
 /// Colours only on a terminal, and never when `NO_COLOR` is set.
 pub fn use_color() -> bool {
@@ -428,7 +429,7 @@ fn write_probe_body(
 }
 
 /// `istio-peer checks`: the catalogue as a table.
-pub fn catalogue_table() -> String {
+pub fn catalogue_table(user: &UserChecks) -> String {
     let mut table = Table::new();
     table
         .load_style(UTF8_FULL_CONDENSED)
@@ -447,11 +448,47 @@ pub fn catalogue_table() -> String {
     for (code, name) in registry::RESERVED {
         table.add_row([*code, *name, "", "", "reserved: not implemented yet"]);
     }
+    for row in user_rows(user) {
+        table.add_row([
+            row["code"].as_str().unwrap_or(""),
+            row["name"].as_str().unwrap_or(""),
+            row["category"].as_str().unwrap_or(""),
+            row["severity"].as_str().unwrap_or(""),
+            row["summary"].as_str().unwrap_or(""),
+        ]);
+    }
     table.to_string()
 }
 
+/// Plug-ins and rules as catalogue entries.
+fn user_rows(user: &UserChecks) -> Vec<serde_json::Value> {
+    let plugins = user.plugins.iter().map(|p| {
+        serde_json::json!({
+            "code": format!("X-{}-*", p.name),
+            "name": p.name,
+            "category": "plug-in",
+            "severity": "",
+            "summary": format!("plug-in {}", p.path.display()),
+            "implemented": true,
+            "path": p.path.display().to_string(),
+        })
+    });
+    let rules = user.rules.iter().map(|r| {
+        serde_json::json!({
+            "code": r.code,
+            "name": r.name,
+            "category": "rule",
+            "severity": r.severity.as_str(),
+            "summary": format!("rule {}:{}", r.file, r.line),
+            "implemented": true,
+            "path": r.file,
+        })
+    });
+    plugins.chain(rules).collect()
+}
+
 /// `istio-peer checks -o json`.
-pub fn catalogue_json() -> String {
+pub fn catalogue_json(user: &UserChecks) -> String {
     let implemented = registry::all().iter().map(|c| {
         serde_json::json!({
             "code": c.info.code,
@@ -465,7 +502,7 @@ pub fn catalogue_json() -> String {
     let reserved = registry::RESERVED.iter().map(
         |(code, name)| serde_json::json!({ "code": code, "name": name, "implemented": false }),
     );
-    let all: Vec<_> = implemented.chain(reserved).collect();
+    let all: Vec<_> = implemented.chain(reserved).chain(user_rows(user)).collect();
     serde_json::to_string_pretty(&serde_json::json!({ "checks": all })).unwrap_or_default()
 }
 

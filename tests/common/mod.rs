@@ -68,14 +68,17 @@ pub async fn istio_peer_async(args: Vec<String>) -> Run {
     .expect("istio-peer ran")
 }
 
-/// Copies the files of fixture directory `from` into a new directory `to`, each text passed
-/// through `edit`.
+/// Copies the files (not subdirectories) of fixture directory `from` into a new directory
+/// `to`, each text passed through `edit`.
 pub fn copy_fixture(from: &Path, to: &Path, edit: impl Fn(String) -> String) {
     std::fs::create_dir_all(to).expect("create directory");
     for entry in std::fs::read_dir(from)
         .expect("fixture directory")
         .flatten()
     {
+        if !entry.path().is_file() {
+            continue;
+        }
         let text = std::fs::read_to_string(entry.path()).expect("read fixture");
         std::fs::write(to.join(entry.file_name()), edit(text)).expect("write copy");
     }

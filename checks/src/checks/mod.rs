@@ -9,6 +9,7 @@ pub mod c005_certificate_unparseable;
 pub mod e001_input_unavailable;
 pub mod e002_input_invalid;
 pub mod e003_waiver_unused;
+pub mod e004_user_check_failed;
 pub mod g001_no_cross_mesh_listener;
 pub mod g002_sni_not_routable;
 pub mod g003_alpn_missing;

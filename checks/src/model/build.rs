@@ -14,6 +14,7 @@ pub struct MeshBuilder {
     mesh: Mesh,
     cache: CertificateCache,
     istio_config_maps: Vec<(Source, String)>,
+    keep_objects: bool,
 }
 
 impl MeshBuilder {
@@ -25,7 +26,14 @@ impl MeshBuilder {
             },
             cache: CertificateCache::default(),
             istio_config_maps: Vec::new(),
+            keep_objects: false,
         }
+    }
+
+    /// Also keeps every object's body (Secrets redacted) for user checks.
+    pub fn keep_objects(mut self, keep: bool) -> MeshBuilder {
+        self.keep_objects = keep;
+        self
     }
 
     /// Records a document or file that could not be decoded (E002).
@@ -90,6 +98,16 @@ impl MeshBuilder {
             origin: raw.origin.clone(),
             prefix: raw.prefix.clone(),
         };
+        if self.keep_objects {
+            let mut body = raw.body.clone();
+            if kind == "Secret" {
+                crate::redact::redact_secret(&mut body);
+            }
+            self.mesh.objects.push(KeptObject {
+                source: source.clone(),
+                body,
+            });
+        }
         let group = raw.api_version().split('/').next().unwrap_or("");
         let istio_networking = group == "networking.istio.io";
         let istio_security = group == "security.istio.io";

@@ -276,6 +276,18 @@ pub struct Mesh {
     pub unavailable: Vec<UnavailableInput>,
     /// Number of objects read (recognised or not).
     pub objects_read: usize,
+    /// Every object as read (Secrets redacted), kept only when user checks need them
+    /// ([`MeshBuilder::keep_objects`]).
+    #[serde(skip)]
+    pub objects: Vec<KeptObject>,
+}
+
+/// An object's body as read, for user checks (plug-ins, CEL rules). Secrets are redacted:
+/// certificates stay, private keys are replaced by their public facts.
+#[derive(Debug, Clone)]
+pub struct KeptObject {
+    pub source: Source,
+    pub body: serde_json::Value,
 }
 
 impl Mesh {

@@ -4,10 +4,10 @@
 //! Live collection applies this the moment a Secret arrives, and `snapshot` writes the
 //! result, so a live run and a run on its snapshot see exactly the same Secret contents.
 
+use crate::model::KEY_FACTS_ANNOTATION;
+use crate::pki::{KeyFacts, parse_blocks};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use checks::model::KEY_FACTS_ANNOTATION;
-use checks::pki::{KeyFacts, parse_blocks};
 use serde_json::{Map, Value};
 
 /// Rewrites a Secret body in place: `data` keeps only certificate values; private keys are
