@@ -35,16 +35,7 @@ fn gate(name: &str, extra: &[&str]) -> Run {
 
 #[test]
 fn sarif_is_valid_sarif_2_1_0_with_locations_and_stable_fingerprints() {
-    let text =
-        fs::read_to_string(root().join("tests/data/sarif-2.1.0-rtm.5.json")).expect("schema");
-    // The published schema's `language` patterns carry a stray `]` that no regex engine
-    // compiles; fix that typo so the schema itself passes meta-validation.
-    let text = text.replace(
-        r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#,
-        r#""^[a-zA-Z]{2}(-[a-zA-Z]{2})?$""#,
-    );
-    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
-    let validator = jsonschema::draft4::new(&schema).expect("compile schema");
+    let validator = sarif_validator();
     for name in ["split-roots-self-signed", "sni-not-routable", "healthy"] {
         let run = gate(name, &["-o", "sarif"]);
         let sarif: serde_json::Value = serde_json::from_str(&run.stdout).expect("SARIF is JSON");
@@ -110,6 +101,20 @@ fn sarif_is_valid_sarif_2_1_0_with_locations_and_stable_fingerprints() {
             .unwrap_or("")
             .ends_with("client/shop.yaml")
     );
+}
+
+/// The vendored SARIF 2.1.0 schema.
+pub fn sarif_validator() -> jsonschema::Validator {
+    let text =
+        fs::read_to_string(root().join("tests/data/sarif-2.1.0-rtm.5.json")).expect("schema");
+    // The published schema's `language` patterns carry a stray `]` that no regex engine
+    // compiles; fix that typo so the schema itself passes meta-validation.
+    let text = text.replace(
+        r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#,
+        r#""^[a-zA-Z]{2}(-[a-zA-Z]{2})?$""#,
+    );
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
+    jsonschema::draft4::new(&schema).expect("compile schema")
 }
 
 fn fingerprints(sarif: &serde_json::Value) -> Vec<String> {

@@ -452,6 +452,11 @@ fn user_findings_take_overrides_waivers_and_every_output_format() {
     );
     let sarif: Value =
         serde_json::from_str(&std::fs::read_to_string(&sarif).expect("sarif")).expect("json");
+    let invalid: Vec<String> = crate::ci_gate::sarif_validator()
+        .iter_errors(&sarif)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(invalid.is_empty(), "{invalid:?}");
     let results = sarif["runs"][0]["results"].as_array().expect("results");
     let u001 = results
         .iter()
@@ -464,6 +469,11 @@ fn user_findings_take_overrides_waivers_and_every_output_format() {
             .ends_with("client/shop.yaml"),
         "{u001}"
     );
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
+    let index = u001["ruleIndex"].as_u64().expect("ruleIndex") as usize;
+    assert_eq!(rules[index]["id"], "U-001", "the result points at its rule");
     let xml = std::fs::read_to_string(&junit).expect("junit");
     assert!(xml.contains("U-002"), "{xml}");
 }

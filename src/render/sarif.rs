@@ -32,7 +32,34 @@ pub fn render(report: &Report) -> String {
             })
         })
         .collect();
-    let index_of = |code: &str| registry::all().iter().position(|c| c.info.code == code);
+    // User checks (plug-ins, rules) that reported: a rule each, after the catalogue.
+    let mut user_codes: Vec<&Finding> = Vec::new();
+    for f in &report.findings {
+        if registry::find(&f.code).is_none() && !user_codes.iter().any(|u| u.code == f.code) {
+            user_codes.push(f);
+        }
+    }
+    let mut rules = rules;
+    rules.extend(user_codes.iter().map(|f| {
+        json!({
+            "id": f.code,
+            "name": f.name,
+            "shortDescription": { "text": format!("{} ({} check)", f.name, f.category.as_str()) },
+            "defaultConfiguration": { "level": level(f.severity) },
+            "properties": { "category": f.category.as_str(), "tags": ["istio", "mtls", f.category.as_str()] },
+        })
+    }));
+    let index_of = |code: &str| {
+        registry::all()
+            .iter()
+            .position(|c| c.info.code == code)
+            .or_else(|| {
+                user_codes
+                    .iter()
+                    .position(|u| u.code == code)
+                    .map(|i| registry::all().len() + i)
+            })
+    };
     let results: Vec<Value> = report
         .findings
         .iter()
