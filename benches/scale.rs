@@ -210,7 +210,22 @@ fn offline_args(dir: &Path, extra: &[&str]) -> Vec<String> {
 struct Row {
     objects: usize,
     offline: Measurement,
+    /// Offline with the example rules and a plug-in that reads the whole model.
+    user: Option<Measurement>,
     live: Option<(Measurement, Duration)>,
+}
+
+/// A plug-in that reads the model to the end and reports nothing: the cost of handing it over.
+fn reading_plugin() -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Path::new(ROOT).join("target/bench/plugins");
+    fs::create_dir_all(&dir).expect("plug-in dir");
+    let path = dir.join("istio-peer-check-reader");
+    fs::write(&path, "#!/bin/sh
+wc -c > /dev/null
+echo '{\"findings\": []}'\n").expect("write plug-in");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
 }
 
 fn main() {
@@ -242,10 +257,22 @@ fn main() {
             "doctor failed: {}",
             offline.stderr
         );
+        eprintln!("offline doctor with rules and a plug-in at {objects}…");
+        let plugins = reading_plugin().display().to_string();
+        let rules = Path::new(ROOT).join("examples/rules").display().to_string();
+        let user = measure(
+            &binary,
+            &offline_args(
+                &dir,
+                &["--rules", &rules, "--checks-dir", &plugins, "--plugin-timeout", "600"],
+            ),
+        );
+        let user = matches!(user.code, 0 | 1).then_some(user);
         let live = (!skip_live).then(|| runtime.block_on(live_and_kubectl(&binary, &dir)));
         rows.push(Row {
             objects,
             offline,
+            user,
             live,
         });
     }
@@ -500,6 +527,26 @@ fn render(rows: &[Row], probe: Option<Measurement>) -> String {
             r.offline.phase("load").unwrap_or(0),
             r.offline.phase("analysis").unwrap_or(0),
         );
+    }
+    out.push_str("\nWith user checks (`--rules examples/rules` and a plug-in that reads the whole model on stdin):\n\n");
+    out.push_str("| objects/mesh | wall | CPU | peak RSS | user checks phase |\n|---:|---:|---:|---:|---:|\n");
+    for r in rows {
+        match &r.user {
+            Some(u) => {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} MiB | {} ms |",
+                    r.objects,
+                    ms(u.wall),
+                    ms(u.cpu),
+                    u.max_rss_kib / 1024,
+                    u.phase("user-checks").unwrap_or(0)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "| {} | failed | | | |", r.objects);
+            }
+        }
     }
     for pair in rows.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);

@@ -199,7 +199,7 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
         // User checks see the built-in report (routes, findings) and join it.
         let findings = runtime.block_on(user.run(&snapshot, &report, &options.selection));
         report = engine::run_with(&snapshot, &options, findings);
-        clock.lap("user checks");
+        clock.lap("user-checks");
     }
     render::resolve_field_positions(&mut report, &texts);
     clock.lap("locate");

@@ -105,7 +105,13 @@ fn differences(route: &Route, p: &ProxyObservation) -> Vec<String> {
         )];
     };
     let mut out = Vec::new();
-    if loaded.mode != model.mode {
+    // With auto-mTLS on both sides, TLS applies per endpoint (`tlsMode=istio`): the model
+    // has already judged the endpoints (R002), and the cluster cannot say more.
+    if loaded.auto && model.auto_mtls {
+        if model.mode == "DISABLE" {
+            return out;
+        }
+    } else if loaded.mode != model.mode {
         out.push(format!(
             "TLS mode {} instead of {}",
             loaded.mode, model.mode
