@@ -221,9 +221,13 @@ fn reading_plugin() -> PathBuf {
     let dir = Path::new(ROOT).join("target/bench/plugins");
     fs::create_dir_all(&dir).expect("plug-in dir");
     let path = dir.join("istio-peer-check-reader");
-    fs::write(&path, "#!/bin/sh
+    fs::write(
+        &path,
+        "#!/bin/sh
 wc -c > /dev/null
-echo '{\"findings\": []}'\n").expect("write plug-in");
+echo '{\"findings\": []}'\n",
+    )
+    .expect("write plug-in");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
     dir
 }
@@ -264,7 +268,14 @@ fn main() {
             &binary,
             &offline_args(
                 &dir,
-                &["--rules", &rules, "--checks-dir", &plugins, "--plugin-timeout", "600"],
+                &[
+                    "--rules",
+                    &rules,
+                    "--checks-dir",
+                    &plugins,
+                    "--plugin-timeout",
+                    "600",
+                ],
             ),
         );
         let user = matches!(user.code, 0 | 1).then_some(user);

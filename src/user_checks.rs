@@ -122,8 +122,11 @@ impl UserChecks {
         if plugins.is_empty() {
             return findings;
         }
-        let input = checks::user::plugin_input(snapshot, report, env!("CARGO_PKG_VERSION"));
-        let input = Arc::new(serde_json::to_vec(&input).unwrap_or_default());
+        let input = Arc::new(checks::user::plugin_input(
+            snapshot,
+            report,
+            env!("CARGO_PKG_VERSION"),
+        ));
         let timeout = self.timeout;
         let answers: Vec<(&Plugin, Result<Vec<u8>, String>)> = futures::stream::iter(plugins)
             .map(|p| {

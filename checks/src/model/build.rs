@@ -98,16 +98,7 @@ impl MeshBuilder {
             origin: raw.origin.clone(),
             prefix: raw.prefix.clone(),
         };
-        if self.keep_objects {
-            let mut body = raw.body.clone();
-            if kind == "Secret" {
-                crate::redact::redact_secret(&mut body);
-            }
-            self.mesh.objects.push(KeptObject {
-                source: source.clone(),
-                body,
-            });
-        }
+        let kept_source = self.keep_objects.then(|| source.clone());
         let group = raw.api_version().split('/').next().unwrap_or("");
         let istio_networking = group == "networking.istio.io";
         let istio_security = group == "security.istio.io";
@@ -145,6 +136,16 @@ impl MeshBuilder {
                 self.spec(&raw, meta, source, |m| &mut m.authorization_policies)
             }
             _ => {}
+        }
+        // Once typed, the body is kept (compact) for user checks.
+        if let Some(source) = kept_source {
+            let mut body = raw.body;
+            if kind == "Secret" {
+                crate::redact::redact_secret(&mut body);
+            }
+            if let Ok(body) = serde_json::value::to_raw_value(&body) {
+                self.mesh.objects.push(KeptObject { source, body });
+            }
         }
     }
 

@@ -5,8 +5,7 @@
 
 pub mod rules;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use crate::checks::e004_user_check_failed;
 use crate::engine::Report;
@@ -22,29 +21,63 @@ pub const SCHEMA: &str = include_str!("schema.json");
 
 /// The model JSON a plug-in reads on stdin: both meshes (summary and every object read,
 /// Secrets redacted: certificates only, private keys reduced to public facts), the routes
-/// and the built-in findings, the probes and the inspected proxies.
-pub fn plugin_input(snapshot: &Snapshot, report: &Report, tool_version: &str) -> Value {
-    let mesh = |summary: &crate::engine::MeshSummary, mesh: &Mesh| {
-        let mut value = serde_json::to_value(summary).unwrap_or_else(|_| json!({}));
-        if let Some(map) = value.as_object_mut() {
-            let objects: Vec<&Value> = mesh.objects.iter().map(|o| &o.body).collect();
-            map.insert("objects".into(), json!(objects));
-        }
-        value
-    };
-    json!({
-        "schema_version": SCHEMA_VERSION,
-        "tool_version": tool_version,
-        "evaluated_at": report.evaluated_at,
-        "meshes": {
-            "client": mesh(&report.client, &snapshot.client),
-            "server": mesh(&report.server, &snapshot.server),
+/// and the built-in findings, the probes and the inspected proxies. Serialized straight from
+/// the model, without an intermediate copy of the objects.
+pub fn plugin_input(snapshot: &Snapshot, report: &Report, tool_version: &str) -> Vec<u8> {
+    let input = PluginInput {
+        schema_version: SCHEMA_VERSION,
+        tool_version,
+        evaluated_at: report.evaluated_at,
+        meshes: Meshes {
+            client: PluginMesh {
+                summary: &report.client,
+                objects: Objects(&snapshot.client),
+            },
+            server: PluginMesh {
+                summary: &report.server,
+                objects: Objects(&snapshot.server),
+            },
         },
-        "routes": report.routes,
-        "findings": report.findings,
-        "probes": report.probes,
-        "proxies": report.proxies,
-    })
+        routes: &report.routes,
+        findings: &report.findings,
+        probes: &report.probes,
+        proxies: &report.proxies,
+    };
+    serde_json::to_vec(&input).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct PluginInput<'a> {
+    schema_version: u32,
+    tool_version: &'a str,
+    evaluated_at: crate::time::Timestamp,
+    meshes: Meshes<'a>,
+    routes: &'a [crate::engine::RouteReport],
+    findings: &'a [Finding],
+    probes: &'a [crate::model::ProbeObservation],
+    proxies: &'a [crate::model::ProxyObservation],
+}
+
+#[derive(Serialize)]
+struct Meshes<'a> {
+    client: PluginMesh<'a>,
+    server: PluginMesh<'a>,
+}
+
+#[derive(Serialize)]
+struct PluginMesh<'a> {
+    #[serde(flatten)]
+    summary: &'a crate::engine::MeshSummary,
+    objects: Objects<'a>,
+}
+
+/// A mesh's kept object bodies, as a JSON array.
+struct Objects<'a>(&'a Mesh);
+
+impl Serialize for Objects<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.objects.iter().map(|o| &o.body))
+    }
 }
 
 /// What a plug-in prints on stdout.

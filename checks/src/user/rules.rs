@@ -15,7 +15,7 @@
 //! (`"client"` or `"server"`); a rule with `route: true` for every route with `route` (the
 //! route as in the JSON report) and `mesh` (`"client"`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use serde_json::Value;
@@ -488,6 +488,12 @@ impl Rule {
 
     /// Evaluates the condition with `object` or `route` bound to `value`.
     pub fn evaluate(&self, value: &Value, mesh: Side) -> Outcome {
+        self.evaluate_in(&cel::Context::default(), value, mesh)
+    }
+
+    /// [`Rule::evaluate`] in a child scope of `base`: building CEL's standard library once per
+    /// run instead of once per object.
+    pub fn evaluate_in(&self, base: &cel::Context, value: &Value, mesh: Side) -> Outcome {
         let variable = match self.target {
             Target::Route => "route",
             Target::Kinds(_) => "object",
@@ -496,7 +502,7 @@ impl Rule {
             Ok(v) => v,
             Err(e) => return Outcome::Error(format!("cannot convert the {variable}: {e}")),
         };
-        let mut context = cel::Context::default();
+        let mut context = base.new_inner_scope();
         context.add_variable_from_value(variable, converted);
         context.add_variable_from_value("mesh", mesh.as_str());
         match self.program.execute(&context) {
@@ -544,36 +550,56 @@ fn route_values(r: &RouteReport) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The client mesh's ServiceEntry and DestinationRule for a route's host, in the route's
-/// namespace first: where a route-rule finding points.
-fn route_objects<'s>(
-    snapshot: &'s Snapshot,
-    r: &RouteReport,
-) -> Vec<(&'s KeptObject, &'static str)> {
-    let mut out = Vec::new();
-    for (kind, field) in [
-        ("ServiceEntry", "spec.hosts"),
-        ("DestinationRule", "spec.host"),
-    ] {
-        let mut candidates: Vec<&KeptObject> = snapshot
-            .client
-            .objects
-            .iter()
-            .filter(|o| o.source.object.kind == kind)
-            .filter(|o| {
-                let spec = &o.body["spec"];
-                spec["host"] == r.host.as_str()
-                    || spec["hosts"]
-                        .as_array()
-                        .is_some_and(|h| h.iter().any(|x| x == r.host.as_str()))
-            })
-            .collect();
-        candidates.sort_by_key(|o| o.source.object.namespace != r.client_namespace);
-        if let Some(first) = candidates.first() {
-            out.push((*first, field));
+/// The client mesh's ServiceEntries and DestinationRules by host, read once: where a
+/// route-rule finding points.
+#[derive(Default)]
+struct RouteObjects<'s> {
+    by_host: HashMap<String, Vec<(&'s KeptObject, &'static str)>>,
+}
+
+impl<'s> RouteObjects<'s> {
+    fn new(snapshot: &'s Snapshot) -> RouteObjects<'s> {
+        let mut index = RouteObjects::default();
+        for o in &snapshot.client.objects {
+            let field = match o.source.object.kind.as_str() {
+                "ServiceEntry" => "spec.hosts",
+                "DestinationRule" => "spec.host",
+                _ => continue,
+            };
+            let value = o.value();
+            let spec = &value["spec"];
+            let hosts = spec["hosts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(std::iter::once(&spec["host"]))
+                .filter_map(Value::as_str);
+            for host in hosts {
+                index
+                    .by_host
+                    .entry(host.to_string())
+                    .or_default()
+                    .push((o, field));
+            }
         }
+        index
     }
-    out
+
+    /// One ServiceEntry and one DestinationRule for the route's host, its namespace first.
+    fn of(&self, r: &RouteReport) -> Vec<(&'s KeptObject, &'static str)> {
+        let mut candidates = self.by_host.get(&r.host).cloned().unwrap_or_default();
+        candidates.sort_by_key(|(o, _)| o.source.object.namespace != r.client_namespace);
+        let mut out: Vec<(&KeptObject, &'static str)> = Vec::new();
+        for (o, field) in candidates {
+            if !out
+                .iter()
+                .any(|(k, _)| k.source.object.kind == o.source.object.kind)
+            {
+                out.push((o, field));
+            }
+        }
+        out
+    }
 }
 
 /// Runs every rule: findings for violations, one E004 per rule that failed to evaluate.
@@ -583,6 +609,8 @@ pub fn run<'r>(
     routes: &[RouteReport],
 ) -> Vec<Finding> {
     let mut out = Vec::new();
+    let base = cel::Context::default();
+    let mut route_objects: Option<RouteObjects> = None;
     for rule in rules {
         let mut errors: Vec<String> = Vec::new();
         match &rule.target {
@@ -596,7 +624,7 @@ pub fn run<'r>(
                         .iter()
                         .filter(|o| rule.applies_to_kind(&o.source.object.kind))
                     {
-                        match rule.evaluate(&o.body, mesh) {
+                        match rule.evaluate_in(&base, &o.value(), mesh) {
                             Outcome::Violated => out.push(
                                 rule.finding(mesh, render(&rule.message, &object_values(o, mesh)))
                                     .evidence(Evidence::object(
@@ -618,14 +646,15 @@ pub fn run<'r>(
                 }
             }
             Target::Route => {
+                let cited = route_objects.get_or_insert_with(|| RouteObjects::new(snapshot));
                 for r in routes {
                     let value = serde_json::to_value(r).unwrap_or(Value::Null);
-                    match rule.evaluate(&value, Side::Client) {
+                    match rule.evaluate_in(&base, &value, Side::Client) {
                         Outcome::Violated => {
                             let mut f = rule
                                 .finding(Side::Client, render(&rule.message, &route_values(r)))
                                 .route(&r.id);
-                            let cited = route_objects(snapshot, r);
+                            let cited = cited.of(r);
                             if cited.is_empty() {
                                 f = f.evidence(Evidence::fact(
                                     Side::Client,
