@@ -321,10 +321,58 @@ fn no_command_or_format_prints_a_private_key() {
         ]);
         outputs.push(format!("{}{}", run.stdout, run.stderr));
     }
-    for args in [vec!["explain", "T004"], vec!["checks", "-o", "json"]] {
+    for args in [
+        vec!["explain", "T004"],
+        vec!["checks", "-o", "json"],
+        vec!["schema"],
+    ] {
         let run = istio_peer(&args);
         outputs.push(format!("{}{}", run.stdout, run.stderr));
     }
+    // User checks: a plug-in that keeps its whole input, and a rule that quotes Secrets.
+    let plugins = tmp.path().join("plugins");
+    fs::create_dir_all(&plugins).expect("plug-in dir");
+    let captured = tmp.path().join("plugin-input.json");
+    let plugin = plugins.join("istio-peer-check-keep");
+    fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\ncat > '{}'\necho '{{\"findings\": []}}'\n",
+            captured.display()
+        ),
+    )
+    .expect("write plug-in");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&plugin, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let rules = tmp.path().join("rules");
+    fs::create_dir_all(&rules).expect("rules dir");
+    fs::write(
+        rules.join("secrets.yaml"),
+        "code: U-001\nname: every-secret\nseverity: info\nkinds: [Secret]\ncondition: \"true\"\nmessage: \"{{namespace}}/{{name}}\"\n",
+    )
+    .expect("write rule");
+    let run = istio_peer(&[
+        "doctor",
+        "--client",
+        &client,
+        "--server",
+        &server,
+        "--checks-dir",
+        &plugins.display().to_string(),
+        "--rules",
+        &rules.display().to_string(),
+        "-o",
+        "json",
+    ]);
+    outputs.push(format!("{}{}", run.stdout, run.stderr));
+    let input = fs::read_to_string(&captured).expect("the plug-in ran");
+    assert!(
+        input.contains("\"kind\":\"Secret\""),
+        "Secrets are handed over, redacted"
+    );
+    outputs.push(input);
     let written = tmp.path().join("report.sarif");
     let _ = istio_peer(&[
         "doctor",
