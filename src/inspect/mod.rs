@@ -8,7 +8,7 @@
 
 pub mod envoy;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -82,47 +82,45 @@ pub struct Inspection {
 /// The pods that matter for the snapshot's routes, one entry per workload.
 pub fn plan(snapshot: &Snapshot) -> Vec<Wanted> {
     let cx = Context::new(snapshot);
-    let mut wanted: Vec<Wanted> = Vec::new();
+    let mut wanted = WantedSet::default();
     for route in &cx.routes {
-        for w in cx.client.index.mesh.workloads.iter().filter(|w| {
-            w.namespace() == route.client_namespace
-                && !matches!(w.source.object.kind.as_str(), "Pod" | "ReplicaSet")
-                && !w.spec.pod_labels.is_empty()
-                && cx.client.index.has_sidecar(w)
-        }) {
-            merge(
-                &mut wanted,
-                Wanted {
-                    mesh: Side::Client,
-                    namespace: w.namespace().to_string(),
-                    selector: w.spec.pod_labels.clone(),
-                    workload: format!("{} {}/{}", w.source.object.kind, w.namespace(), w.name()),
-                    role: ProxyRole::ClientWorkload,
-                    routes: vec![route.id.clone()],
-                    ports: Vec::new(),
-                    clusters: vec![(route.port, route.host.clone())],
-                },
-            );
+        for w in cx
+            .client
+            .index
+            .workloads_in(&route.client_namespace)
+            .filter(|w| {
+                !matches!(w.source.object.kind.as_str(), "Pod" | "ReplicaSet")
+                    && !w.spec.pod_labels.is_empty()
+                    && cx.client.index.has_sidecar(w)
+            })
+        {
+            wanted.merge(Wanted {
+                mesh: Side::Client,
+                namespace: w.namespace().to_string(),
+                selector: w.spec.pod_labels.clone(),
+                workload: format!("{} {}/{}", w.source.object.kind, w.namespace(), w.name()),
+                role: ProxyRole::ClientWorkload,
+                routes: vec![route.id.clone()],
+                ports: Vec::new(),
+                clusters: vec![(route.port, route.host.clone())],
+            });
         }
         if let Some(hop) = &route.gateway {
             let port = service_target_port(&snapshot.server, &hop.service, hop.port);
             for labels in hop.pod_labels.iter().filter(|l| !l.is_empty()) {
-                merge(
-                    &mut wanted,
-                    Wanted {
-                        mesh: Side::Server,
-                        namespace: hop.workload_namespace.clone(),
-                        selector: labels.clone(),
-                        workload: format!(
-                            "gateway {}/{}",
-                            hop.service.object.namespace, hop.service.object.name
-                        ),
-                        role: ProxyRole::Gateway,
-                        routes: vec![route.id.clone()],
-                        ports: port.into_iter().collect(),
-                        clusters: Vec::new(),
-                    },
-                );
+                wanted.merge(Wanted {
+                    mesh: Side::Server,
+                    namespace: hop.workload_namespace.clone(),
+                    selector: labels.clone(),
+                    workload: format!(
+                        "gateway {}/{}",
+                        hop.service.object.namespace, hop.service.object.name
+                    ),
+                    role: ProxyRole::Gateway,
+                    routes: vec![route.id.clone()],
+                    ports: port.into_iter().collect(),
+                    clusters: Vec::new(),
+                });
             }
         }
         if let Some(target) = &route.target {
@@ -131,47 +129,50 @@ pub fn plan(snapshot: &Snapshot) -> Vec<Wanted> {
                 .iter()
                 .filter(|p| p.sidecar && !p.labels.is_empty())
             {
-                merge(
-                    &mut wanted,
-                    Wanted {
-                        mesh: Side::Server,
-                        namespace: pod.source.object.namespace.clone(),
-                        selector: pod.labels.clone(),
-                        workload: format!(
-                            "{} {}/{}",
-                            pod.source.object.kind,
-                            pod.source.object.namespace,
-                            pod.source.object.name
-                        ),
-                        role: ProxyRole::Target,
-                        routes: vec![route.id.clone()],
-                        // Sidecars terminate inbound mTLS on the virtual inbound listener.
-                        ports: std::iter::once(INBOUND_PORT)
-                            .chain(target.target_port)
-                            .collect(),
-                        clusters: Vec::new(),
-                    },
-                );
+                wanted.merge(Wanted {
+                    mesh: Side::Server,
+                    namespace: pod.source.object.namespace.clone(),
+                    selector: pod.labels.clone(),
+                    workload: format!(
+                        "{} {}/{}",
+                        pod.source.object.kind, pod.source.object.namespace, pod.source.object.name
+                    ),
+                    role: ProxyRole::Target,
+                    routes: vec![route.id.clone()],
+                    // Sidecars terminate inbound mTLS on the virtual inbound listener.
+                    ports: std::iter::once(INBOUND_PORT)
+                        .chain(target.target_port)
+                        .collect(),
+                    clusters: Vec::new(),
+                });
             }
         }
     }
-    wanted
+    wanted.list
 }
 
-/// Adds `w`, or folds its routes, ports and clusters into the entry for the same pods.
-fn merge(list: &mut Vec<Wanted>, w: Wanted) {
-    match list.iter_mut().find(|x| {
-        x.mesh == w.mesh
-            && x.namespace == w.namespace
-            && x.selector == w.selector
-            && x.role == w.role
-    }) {
-        Some(existing) => {
-            extend_distinct(&mut existing.routes, w.routes);
-            extend_distinct(&mut existing.ports, w.ports);
-            extend_distinct(&mut existing.clusters, w.clusters);
+/// The workloads to inspect, each once however many routes it serves.
+#[derive(Default)]
+struct WantedSet {
+    list: Vec<Wanted>,
+    index: HashMap<(Side, String, BTreeMap<String, String>, ProxyRole), usize>,
+}
+
+impl WantedSet {
+    /// Adds `w`, or folds its routes, ports and clusters into the entry for the same pods.
+    fn merge(&mut self, w: Wanted) {
+        let key = (w.mesh, w.namespace.clone(), w.selector.clone(), w.role);
+        match self.index.get(&key).and_then(|&i| self.list.get_mut(i)) {
+            Some(existing) => {
+                extend_distinct(&mut existing.routes, w.routes);
+                extend_distinct(&mut existing.ports, w.ports);
+                extend_distinct(&mut existing.clusters, w.clusters);
+            }
+            None => {
+                self.index.insert(key, self.list.len());
+                self.list.push(w);
+            }
         }
-        None => list.push(w),
     }
 }
 
@@ -206,17 +207,26 @@ pub async fn inspect(
 ) -> Inspection {
     let mut inspection = Inspection::default();
     let mut jobs: Vec<(Cluster, Wanted, String)> = Vec::new();
-    let mut seen: Vec<(Side, String, String)> = Vec::new();
-    for w in wanted {
-        let Some(cluster) = clusters.get(&w.mesh) else {
-            continue;
-        };
-        match running_pods(cluster, &w, options).await {
+    let mut seen: HashSet<(Side, String, String)> = HashSet::new();
+    let listed: Vec<(Cluster, Wanted, Result<Vec<String>, UnavailableInput>)> =
+        futures::stream::iter(
+            wanted
+                .into_iter()
+                .filter_map(|w| clusters.get(&w.mesh).map(|c| (c.clone(), w))),
+        )
+        .map(|(cluster, w)| async move {
+            let pods = running_pods(&cluster, &w, options).await;
+            (cluster, w, pods)
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    for (cluster, w, pods) in listed {
+        match pods {
             Ok(pods) => {
                 for pod in pods {
                     let key = (w.mesh, w.namespace.clone(), pod.clone());
-                    if !seen.contains(&key) {
-                        seen.push(key);
+                    if seen.insert(key) {
                         jobs.push((cluster.clone(), w.clone(), pod));
                     }
                 }

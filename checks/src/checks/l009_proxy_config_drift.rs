@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::proxies;
 use crate::analysis::Route;
@@ -34,22 +34,33 @@ crate::declare_check! {
 }
 
 fn run(cx: &Context) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for route in &cx.routes {
-        // Pods with the same differences are reported together.
-        let mut groups: BTreeMap<Vec<String>, Vec<&ProxyObservation>> = BTreeMap::new();
-        for p in cx
-            .snapshot
-            .proxies
-            .iter()
-            .filter(|p| p.role == ProxyRole::ClientWorkload && p.routes.contains(&route.id))
-        {
+    let routes: HashMap<&str, (usize, &Route)> = cx
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), (i, r)))
+        .collect();
+    // Per route (in route order), pods with the same differences are reported together.
+    let mut groups: BTreeMap<(usize, Vec<String>), Vec<&ProxyObservation>> = BTreeMap::new();
+    for p in cx
+        .snapshot
+        .proxies
+        .iter()
+        .filter(|p| p.role == ProxyRole::ClientWorkload)
+    {
+        for (i, route) in p.routes.iter().filter_map(|id| routes.get(id.as_str())) {
             let differences = differences(route, p);
             if !differences.is_empty() {
-                groups.entry(differences).or_default().push(p);
+                groups.entry((*i, differences)).or_default().push(p);
             }
         }
-        for (differences, pods) in groups {
+    }
+    let mut out = Vec::new();
+    for ((i, differences), pods) in groups {
+        let Some(route) = cx.routes.get(i) else {
+            continue;
+        };
+        {
             let mut finding = Finding::new(
                 &CHECK.info,
                 pods[0].mesh,

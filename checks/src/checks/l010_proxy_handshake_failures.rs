@@ -1,4 +1,7 @@
+use std::collections::HashMap;
+
 use super::proxies;
+use crate::analysis::Route;
 use crate::context::Context;
 use crate::finding::{Evidence, Finding, Severity};
 use crate::model::{CounterScope, ProxyObservation, ProxyRole, Side, TlsCounter};
@@ -43,21 +46,30 @@ const FAILURES: &[&str] = &[
 ];
 
 fn run(cx: &Context) -> Vec<Finding> {
+    let routes: HashMap<&str, &Route> = cx.routes.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut out = Vec::new();
     for p in &cx.snapshot.proxies {
+        let own: Vec<&Route> = p
+            .routes
+            .iter()
+            .filter_map(|id| routes.get(id.as_str()).copied())
+            .collect();
+        let counters: Vec<&TlsCounter> = relevant(&own, p).collect();
         let mut owners: Vec<&str> = Vec::new();
-        for c in relevant(cx, p) {
+        for c in &counters {
             if !owners.contains(&c.owner.as_str()) {
                 owners.push(&c.owner);
             }
         }
         for owner in owners {
-            let failing: Vec<&TlsCounter> = relevant(cx, p)
+            let failing: Vec<&TlsCounter> = counters
+                .iter()
+                .copied()
                 .filter(|c| c.owner == owner && FAILURES.contains(&c.counter.as_str()))
                 .filter(|c| c.value > 0)
                 .collect();
             if !failing.is_empty() {
-                out.push(finding(cx, p, owner, &failing));
+                out.push(finding(&own, p, owner, &failing));
             }
         }
     }
@@ -68,13 +80,11 @@ fn run(cx: &Context) -> Vec<Finding> {
 
 /// The counters of this proxy that belong to its routes: the routes' clusters for a client,
 /// the listeners on the routes' ports for a gateway or target (all listeners when unknown).
-fn relevant<'p>(cx: &Context, p: &'p ProxyObservation) -> impl Iterator<Item = &'p TlsCounter> {
-    let clusters: Vec<(u32, String)> = cx
-        .routes
-        .iter()
-        .filter(|r| p.routes.contains(&r.id))
-        .map(|r| (r.port, r.host.clone()))
-        .collect();
+fn relevant<'p>(
+    routes: &[&Route],
+    p: &'p ProxyObservation,
+) -> impl Iterator<Item = &'p TlsCounter> {
+    let clusters: Vec<(u32, String)> = routes.iter().map(|r| (r.port, r.host.clone())).collect();
     p.state
         .counters
         .iter()
@@ -96,7 +106,12 @@ fn is_cluster_of(name: &str, port: u32, host: &str) -> bool {
     name.starts_with(&format!("outbound|{port}|")) && name.ends_with(&format!("|{host}"))
 }
 
-fn finding(cx: &Context, p: &ProxyObservation, owner: &str, failing: &[&TlsCounter]) -> Finding {
+fn finding(
+    routes: &[&Route],
+    p: &ProxyObservation,
+    owner: &str,
+    failing: &[&TlsCounter],
+) -> Finding {
     let rising = failing.iter().any(|c| c.rise > 0);
     let seconds = p.state.sample_millis as f64 / 1000.0;
     let counts: Vec<String> = failing
@@ -151,10 +166,8 @@ fn finding(cx: &Context, p: &ProxyObservation, owner: &str, failing: &[&TlsCount
     if !rising {
         f = f.severity(Severity::Warning);
     }
-    let routes: Vec<&String> = cx
-        .routes
+    let routes: Vec<&String> = routes
         .iter()
-        .filter(|r| p.routes.contains(&r.id))
         .filter(|r| p.role != ProxyRole::ClientWorkload || is_cluster_of(owner, r.port, &r.host))
         .map(|r| &r.id)
         .collect();
