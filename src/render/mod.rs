@@ -236,10 +236,21 @@ fn write_proxy(out: &mut String, p: &checks::model::ProxyObservation, style: &St
         .filter(|c| c.counter != "handshake" && c.value > 0)
         .map(|c| format!("{}.ssl.{} {} (+{})", c.owner, c.counter, c.value, c.rise))
         .collect();
+    let handshakes: u64 = state
+        .counters
+        .iter()
+        .filter(|c| c.counter == "handshake")
+        .map(|c| c.value)
+        .sum();
     if !failing.is_empty() {
         let _ = writeln!(out, "      failing: {}", failing.join(", "));
     } else if !state.ssl_stats_exposed {
         let _ = writeln!(out, "      no ssl counters exposed");
+    } else {
+        let _ = writeln!(
+            out,
+            "      ssl: {handshakes} handshake(s) counted, no failure"
+        );
     }
 }
 
