@@ -244,7 +244,12 @@ impl PhaseClock {
 
 /// The fail threshold and the policy: config file, then command-line flags (which win).
 fn policy_options(args: &DoctorArgs, user: &UserChecks) -> Result<Options, String> {
-    let known = |selector: &str| checks::policy::known_selector(selector) || user.knows(selector);
+    // Overrides may name user codes before they are reported; --check/--skip must select
+    // something that exists.
+    let known =
+        |selector: &str| checks::policy::known_selector(selector) || user.names_rule(selector);
+    let selectable =
+        |selector: &str| checks::policy::known_builtin_selector(selector) || user.selects(selector);
     let config = config::load(args.config.as_deref(), &known)?;
     let mut overrides = Vec::new();
     for (list, action) in [
@@ -271,7 +276,7 @@ fn policy_options(args: &DoctorArgs, user: &UserChecks) -> Result<Options, Strin
         _ => FailOn::Error,
     };
     for selector in args.check.iter().chain(&args.skip) {
-        if !known(selector) {
+        if !selectable(selector) {
             return Err(format!(
                 "--check/--skip `{selector}`: not a check code, name or category, a plug-in or a rule"
             ));

@@ -92,14 +92,20 @@ impl UserChecks {
         self.plugins.is_empty() && self.rules.is_empty()
     }
 
-    /// Whether `selector` names one of these checks (for `--check`, `--skip`, overrides).
-    pub fn knows(&self, selector: &str) -> bool {
-        let s = selector;
-        self.plugins.iter().any(|p| p.name.eq_ignore_ascii_case(s))
-            || self
-                .rules
-                .iter()
-                .any(|r| r.code.eq_ignore_ascii_case(s) || r.name.eq_ignore_ascii_case(s))
+    /// Whether `selector` names one of these checks for `--check` / `--skip`: a plug-in by
+    /// name or by one of its codes (`X-<name>-NNN`), a rule by code or name.
+    pub fn selects(&self, selector: &str) -> bool {
+        self.plugins.iter().any(|p| {
+            p.name.eq_ignore_ascii_case(selector) || plugin_code_of(selector) == Some(&p.name)
+        }) || self.names_rule(selector)
+    }
+
+    /// Whether `selector` is a rule's code or name (findings carry both, so overrides and
+    /// waivers can use either).
+    pub fn names_rule(&self, selector: &str) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.code.eq_ignore_ascii_case(selector) || r.name.eq_ignore_ascii_case(selector))
     }
 
     /// Runs the selected plug-ins and rules against the built-in report's model.
@@ -117,7 +123,7 @@ impl UserChecks {
         let plugins: Vec<&Plugin> = self
             .plugins
             .iter()
-            .filter(|p| selection.runs(&[&p.name, "plug-in"]))
+            .filter(|p| plugin_selected(selection, &p.name))
             .collect();
         if plugins.is_empty() {
             return findings;
@@ -140,12 +146,39 @@ impl UserChecks {
             let subject = format!("plug-in `{}` ({})", plugin.name, plugin.path.display());
             match answer.and_then(|out| checks::user::plugin_findings(&plugin.name, &out, snapshot))
             {
-                Ok(list) => findings.extend(list),
+                // `--check X-name-001` runs the plug-in and keeps that code only.
+                Ok(list) => findings.extend(
+                    list.into_iter()
+                        .filter(|f| selection.runs(&[&f.code, &plugin.name, "plug-in"])),
+                ),
                 Err(problem) => findings.push(checks::user::failure(&subject, problem)),
             }
         }
         findings
     }
+}
+
+/// `X-host-naming-001` → `host-naming`.
+fn plugin_code_of(code: &str) -> Option<&str> {
+    let rest = code.strip_prefix("X-")?;
+    let (name, digits) = rest.rsplit_once('-')?;
+    (digits.len() == 3 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(name)
+}
+
+/// A plug-in runs unless skipped by name or category; with `--check`, when named, when its
+/// category is, or when one of its codes is.
+fn plugin_selected(selection: &Selection, name: &str) -> bool {
+    let labels = [name, "plug-in"];
+    let named = |list: &[String]| {
+        list.iter().any(|s| {
+            labels.iter().any(|l| l.eq_ignore_ascii_case(s)) || plugin_code_of(s) == Some(name)
+        })
+    };
+    (selection.only.is_empty() || named(&selection.only))
+        && !selection
+            .skip
+            .iter()
+            .any(|s| labels.iter().any(|l| l.eq_ignore_ascii_case(s)))
 }
 
 /// Plug-ins in `dirs`, then on `path` (the first of a name wins, as a shell would pick it).
@@ -190,13 +223,16 @@ fn is_executable(path: &Path) -> bool {
     path.is_file()
 }
 
-/// Runs one plug-in: the model on stdin, its stdout back; stopped after `timeout`.
+/// Runs one plug-in: the model on stdin, its stdout back. It runs in its own process group,
+/// killed whole (children included) when it times out, prints too much, or leaves children
+/// holding its stdout after it exited.
 async fn run_plugin(
     plugin: &Plugin,
     input: Arc<Vec<u8>>,
     timeout: Duration,
 ) -> Result<Vec<u8>, String> {
-    let mut child = tokio::process::Command::new(&plugin.path)
+    let mut command = tokio::process::Command::new(&plugin.path);
+    command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -205,11 +241,14 @@ async fn run_plugin(
             checks::user::SCHEMA_VERSION.to_string(),
         )
         .kill_on_drop(true)
+        .process_group(0);
+    let mut child = command
         .spawn()
         .map_err(|e| format!("could not be started: {e}"))?;
+    let group = ProcessGroup(child.id());
     let stdin = child.stdin.take();
-    let mut stdout = child.stdout.take().ok_or("has no stdout")?;
-    let mut stderr = child.stderr.take().ok_or("has no stderr")?;
+    let stdout = child.stdout.take().ok_or("has no stdout")?;
+    let stderr = child.stderr.take().ok_or("has no stderr")?;
     // Write while reading: a plug-in that prints before it has read everything must not
     // deadlock on full pipes. One that does not read stdin at all is fine too.
     let writer = tokio::spawn(async move {
@@ -217,40 +256,81 @@ async fn run_plugin(
             let _ = stdin.write_all(&input).await;
         }
     });
-    let work = async {
-        let (out, err) = tokio::join!(read_capped(&mut stdout), read_capped(&mut stderr));
-        let status = child.wait().await;
-        (out, err, status)
+    let mut stdout_task = tokio::spawn(read_capped(stdout));
+    let stderr_task = tokio::spawn(read_tail(stderr));
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let mut answer: Option<Result<Vec<u8>, String>> = None;
+    let exited = loop {
+        tokio::select! {
+            status = child.wait() => break status.map_err(|e| format!("could not be waited for: {e}")),
+            read = &mut stdout_task, if answer.is_none() => {
+                let read = read.unwrap_or_else(|e| Err(format!("could not be read: {e}")));
+                if let Err(problem) = &read {
+                    group.kill();
+                    writer.abort();
+                    return Err(problem.clone());
+                }
+                answer = Some(read);
+            }
+            () = &mut deadline => {
+                group.kill();
+                writer.abort();
+                return Err(format!(
+                    "timed out after {} s (--plugin-timeout) and was stopped",
+                    timeout.as_secs_f64()
+                ));
+            }
+        }
     };
-    let result = tokio::time::timeout(timeout, work).await;
     writer.abort();
-    let Ok((out, err, status)) = result else {
-        let _ = child.kill().await;
-        return Err(format!(
-            "timed out after {} s (--plugin-timeout) and was stopped",
-            timeout.as_secs_f64()
-        ));
+    let status = exited?;
+    // Children that inherited stdout may keep it open after the plug-in exited: give them a
+    // moment, then stop them.
+    let answer = match answer {
+        Some(answer) => answer,
+        None => match tokio::time::timeout(Duration::from_millis(500), &mut stdout_task).await {
+            Ok(read) => read.unwrap_or_else(|e| Err(format!("could not be read: {e}"))),
+            Err(_) => {
+                group.kill();
+                stdout_task
+                    .await
+                    .unwrap_or_else(|e| Err(format!("could not be read: {e}")))
+            }
+        },
     };
-    let status = status.map_err(|e| format!("could not be waited for: {e}"))?;
-    let out = out?;
+    group.kill();
+    let tail = tokio::time::timeout(Duration::from_millis(500), stderr_task)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
     if !status.success() {
-        let err = err.unwrap_or_default();
-        let text = String::from_utf8_lossy(&err);
-        let tail: String = text
-            .trim()
-            .chars()
-            .rev()
-            .take(400)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        let text = String::from_utf8_lossy(&tail);
+        let note = stderr_note(text.trim());
         return Err(match status.code() {
-            Some(code) => format!("exited with status {code}{}", stderr_note(&tail)),
-            None => format!("was killed by a signal{}", stderr_note(&tail)),
+            Some(code) => format!("exited with status {code}{note}"),
+            None => format!("was killed by a signal{note}"),
         });
     }
-    Ok(out)
+    answer
+}
+
+/// A plug-in's process group (it leads it), killed as a whole.
+struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    fn kill(&self) {
+        let Some(pid) = self
+            .0
+            .and_then(|id| i32::try_from(id).ok())
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            return;
+        };
+        // The group may be gone already; nothing to do then.
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
 }
 
 fn stderr_note(tail: &str) -> String {
@@ -261,7 +341,8 @@ fn stderr_note(tail: &str) -> String {
     }
 }
 
-async fn read_capped(stream: &mut (impl AsyncReadExt + Unpin)) -> Result<Vec<u8>, String> {
+/// Reads stdout to the end; more than [`MAX_OUTPUT`] is an error.
+async fn read_capped(mut stream: impl AsyncReadExt + Unpin) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -277,6 +358,23 @@ async fn read_capped(stream: &mut (impl AsyncReadExt + Unpin)) -> Result<Vec<u8>
         }
         out.extend_from_slice(&buf[..n]);
     }
+}
+
+/// Reads stderr to the end, keeping the last 400 bytes (a plug-in may print a lot there).
+async fn read_tail(mut stream: impl AsyncReadExt + Unpin) -> Vec<u8> {
+    const TAIL: usize = 400;
+    let mut tail: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        tail.extend_from_slice(&buf[..n]);
+        if tail.len() > TAIL {
+            tail.drain(..tail.len() - TAIL);
+        }
+    }
+    tail
 }
 
 /// Every rule in the YAML files directly inside `dirs` (test cases live in `DIR/tests/`).

@@ -247,9 +247,18 @@ fn plugins_are_selected_listed_and_disabled() {
     // --check runs only what it names (and the environment findings).
     let only = on(&["--check", "host-naming"]).json();
     assert_eq!(codes(&only), ["X-host-naming-001"]);
-    let bad = on(&["--check", "no-such-check"]);
-    assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("no-such-check"), "{}", bad.stderr);
+    assert_eq!(codes(&on(&["--check", "X-host-naming-001"]).json()), ["X-host-naming-001"]);
+    assert!(codes(&on(&["--check", "X-host-naming-002"]).json()).is_empty());
+    // Selecting what does not exist is a usage error, not a green run that checked nothing.
+    for missing in ["no-such-check", "U-010", "X-other-001"] {
+        let bad = on(&["--check", missing]);
+        assert_eq!(bad.code, 2, "{missing}");
+        assert!(bad.stderr.contains(missing), "{}", bad.stderr);
+    }
+    // A plug-in's name is not a finding's name: an override by it would do nothing.
+    assert_eq!(on(&["--deny", "host-naming"]).code, 2);
+    let denied = on(&["--deny", "X-host-naming-001"]);
+    assert_eq!(denied.code, 1, "{}", denied.stdout);
     // `checks` lists plug-ins and rules beside the catalogue.
     let listed = istio_peer(&[
         "checks",
@@ -502,4 +511,59 @@ fn rules_in_the_default_directory_are_picked_up() {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
     assert_eq!(with_code(&run.json(), "U-001").len(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn plugin_pipes_are_drained_and_left_behind_children_do_not_hold_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let answer = "echo '{\"findings\": [{\"code\": \"X-NAME-001\", \"name\": \"ok\", \"severity\": \"info\", \"message\": \"answered\"}]}'";
+    // 20 MB on stderr, then a valid answer.
+    plugin(
+        dir.path(),
+        "chatty",
+        &format!(
+            "head -c 20000000 /dev/zero | tr '\\0' x >&2\n{}",
+            answer.replace("NAME", "chatty")
+        ),
+    );
+    // A background child keeps stdout open after the plug-in answered and exited.
+    plugin(
+        dir.path(),
+        "forks",
+        &format!("{}\n(sleep 30 &)\nexit 0", answer.replace("NAME", "forks")),
+    );
+    // More than 16 MiB on stdout.
+    plugin(
+        dir.path(),
+        "flood",
+        "head -c 20000000 /dev/zero | tr '\\0' x",
+    );
+    let checks_dir = dir.path().display().to_string();
+    let run = doctor(
+        &scenario("healthy"),
+        AT,
+        &[
+            "--checks-dir",
+            &checks_dir,
+            "--plugin-timeout",
+            "20",
+            "-o",
+            "json",
+        ],
+    );
+    let report = run.json();
+    assert_eq!(
+        with_code(&report, "X-chatty-001").len(),
+        1,
+        "{}",
+        run.stdout
+    );
+    assert_eq!(with_code(&report, "X-forks-001").len(), 1, "{}", run.stdout);
+    let e004 = with_code(&report, "E004");
+    assert_eq!(e004.len(), 1, "{}", run.stdout);
+    let message = e004[0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("plug-in `flood`") && message.contains("printed more than 16 MiB"),
+        "{message}"
+    );
 }

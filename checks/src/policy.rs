@@ -262,6 +262,11 @@ fn opt_out_for(finding: &Finding, opt_outs: &HashMap<ObjectRef, Vec<String>>) ->
 
 /// The selectors overrides accept, for validating user input.
 pub fn known_selector(selector: &str) -> bool {
+    known_builtin_selector(selector) || user_code(selector)
+}
+
+/// A built-in check's code or name, or a category (including `plug-in` and `rule`).
+pub fn known_builtin_selector(selector: &str) -> bool {
     registry::find(selector).is_some()
         || registry::all()
             .iter()
@@ -269,7 +274,6 @@ pub fn known_selector(selector: &str) -> bool {
         || ["plug-in", "rule"]
             .iter()
             .any(|c| c.eq_ignore_ascii_case(selector))
-        || user_code(selector)
 }
 
 /// `X-<plugin>-NNN` or `U-NNN`: codes of user checks, which may be overridden before the
