@@ -179,9 +179,10 @@ pub struct InspectArgs {
         long,
         value_name = "N",
         default_value_t = 3,
-        requires = "inspect_proxies"
+        requires = "inspect_proxies",
+        value_parser = clap::value_parser!(u16).range(1..)
     )]
-    pub inspect_limit: usize,
+    pub inspect_limit: u16,
     /// Seconds between the two samples of the ssl counters (a rise means failures now).
     #[arg(
         long,

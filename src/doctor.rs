@@ -496,7 +496,7 @@ async fn inspect_proxies(args: &DoctorArgs, snapshot: &mut Snapshot) -> Result<(
         }
     }
     let options = InspectOptions {
-        limit: args.inspect.inspect_limit,
+        limit: usize::from(args.inspect.inspect_limit),
         interval: Duration::from_secs_f64(args.inspect.inspect_interval.min(600.0)),
         timeout: Duration::from_secs(args.probe.probe_timeout.max(1)),
     };

@@ -106,7 +106,21 @@ fn verdict(rule: &Rule, case: &Case) -> Result<(), String> {
             "an object rule needs `object:` in the case".into()
         });
     }
-    let input = &case.input;
+    if let Target::Kinds(kinds) = &rule.target {
+        let kind = case.input["kind"].as_str().unwrap_or("(none)");
+        if !rule.applies_to_kind(kind) {
+            return Err(format!(
+                "the case's object is a {kind}; the rule applies to {}",
+                kinds.join(", ")
+            ));
+        }
+    }
+    // The rule sees Secrets as `doctor` hands them over: redacted.
+    let mut redacted = case.input.clone();
+    if redacted["kind"] == "Secret" {
+        checks::redact::redact_secret(&mut redacted);
+    }
+    let input = &redacted;
     match rule.evaluate(input, case.mesh) {
         Outcome::Error(e) => Err(format!("the condition failed to evaluate: {e}")),
         Outcome::Violated if !case.violated => Err("violated, expected to pass".into()),

@@ -247,7 +247,10 @@ fn plugins_are_selected_listed_and_disabled() {
     // --check runs only what it names (and the environment findings).
     let only = on(&["--check", "host-naming"]).json();
     assert_eq!(codes(&only), ["X-host-naming-001"]);
-    assert_eq!(codes(&on(&["--check", "X-host-naming-001"]).json()), ["X-host-naming-001"]);
+    assert_eq!(
+        codes(&on(&["--check", "X-host-naming-001"]).json()),
+        ["X-host-naming-001"]
+    );
     assert!(codes(&on(&["--check", "X-host-naming-002"]).json()).is_empty());
     // Selecting what does not exist is a usage error, not a green run that checked nothing.
     for missing in ["no-such-check", "U-010", "X-other-001"] {
@@ -405,6 +408,36 @@ fn rules_test_runs_the_cases() {
     let bad = istio_peer(&["rules", "test", &dir.path().display().to_string()]);
     assert_eq!(bad.code, 1);
     assert!(bad.stdout.contains("FAIL U-001 remote-dr-pins-sans: a DestinationRule to mesh B without SANs — violated, expected to pass"), "{}", bad.stdout);
+    // A case must give an object the rule applies to, and Secrets are seen redacted, as in
+    // `doctor`.
+    let secrets = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(secrets.path().join("tests")).expect("dir");
+    std::fs::write(
+        secrets.path().join("keys.yaml"),
+        "code: U-030\nname: no-keys-in-secrets\nseverity: error\nkinds: [Secret]\ncondition: \"'tls.key' in object.data\"\nmessage: m\n",
+    )
+    .expect("write");
+    std::fs::write(
+        secrets.path().join("tests/keys.yaml"),
+        "rule: U-030\ncase: a key is never visible\nobject: {kind: Secret, metadata: {name: t}, data: {tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCg==}}\nviolated: false\n---\nrule: U-030\ncase: wrong kind\nobject: {kind: ConfigMap, metadata: {name: t}, data: {}}\nviolated: false\n",
+    )
+    .expect("write");
+    let checked = istio_peer(&["rules", "test", &secrets.path().display().to_string()]);
+    assert_eq!(checked.code, 1, "{}", checked.stdout);
+    assert!(
+        checked
+            .stdout
+            .contains("PASS U-030 no-keys-in-secrets: a key is never visible"),
+        "{}",
+        checked.stdout
+    );
+    assert!(
+        checked
+            .stdout
+            .contains("wrong kind — the case's object is a ConfigMap; the rule applies to Secret"),
+        "{}",
+        checked.stdout
+    );
     // A case naming a rule that does not exist is a usage error.
     std::fs::write(
         dir.path().join("tests/ghost.yaml"),
@@ -497,6 +530,7 @@ fn rules_in_the_default_directory_are_picked_up() {
     );
     let s = scenario("verification-disabled");
     let out = Command::new(env!("CARGO_BIN_EXE_istio-peer"))
+        .env("PATH", "/usr/bin:/bin")
         .current_dir(dir.path())
         .args(["doctor", "--client"])
         .arg(s.join("client"))

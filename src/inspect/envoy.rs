@@ -239,20 +239,23 @@ pub fn counters_between(
     first: &[(CounterScope, String, String, u64)],
     second: &[(CounterScope, String, String, u64)],
 ) -> Vec<TlsCounter> {
+    let before: std::collections::HashMap<(CounterScope, &str, &str), u64> = first
+        .iter()
+        .map(|(s, o, c, v)| ((*s, o.as_str(), c.as_str()), *v))
+        .collect();
     second
         .iter()
-        .map(|(scope, owner, counter, value)| {
-            let before = first
-                .iter()
-                .find(|(s, o, c, _)| s == scope && o == owner && c == counter)
-                .map_or(0, |f| f.3);
-            TlsCounter {
-                scope: *scope,
-                owner: owner.clone(),
-                counter: counter.clone(),
-                value: *value,
-                rise: value.saturating_sub(before),
-            }
+        .map(|(scope, owner, counter, value)| TlsCounter {
+            scope: *scope,
+            owner: owner.clone(),
+            counter: counter.clone(),
+            value: *value,
+            rise: value.saturating_sub(
+                before
+                    .get(&(*scope, owner.as_str(), counter.as_str()))
+                    .copied()
+                    .unwrap_or(0),
+            ),
         })
         .collect()
 }

@@ -8,14 +8,15 @@
 
 pub mod envoy;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use checks::context::Context;
 use checks::model::{
-    Mesh, ProxyObservation, ProxyRole, ProxyState, RbacRule, Side, Snapshot, UnavailableInput,
+    CounterScope, Mesh, ProxyObservation, ProxyRole, ProxyState, RbacRule, Side, Snapshot,
+    UnavailableInput,
 };
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -106,7 +107,10 @@ pub fn plan(snapshot: &Snapshot) -> Vec<Wanted> {
             });
         }
         if let Some(hop) = &route.gateway {
-            let port = service_target_port(&snapshot.server, &hop.service, hop.port);
+            // A passthrough gateway forwards the TLS bytes: its listener counts no handshake.
+            let terminates = !matches!(hop.tls_mode.as_str(), "AUTO_PASSTHROUGH" | "PASSTHROUGH");
+            let port = service_target_port(&snapshot.server, &hop.service, hop.port)
+                .filter(|_| terminates);
             for labels in hop.pod_labels.iter().filter(|l| !l.is_empty()) {
                 wanted.merge(Wanted {
                     mesh: Side::Server,
@@ -207,7 +211,7 @@ pub async fn inspect(
 ) -> Inspection {
     let mut inspection = Inspection::default();
     let mut jobs: Vec<(Cluster, Wanted, String)> = Vec::new();
-    let mut seen: HashSet<(Side, String, String)> = HashSet::new();
+    let mut seen: HashMap<(Side, String, String), usize> = HashMap::new();
     let listed: Vec<(Cluster, Wanted, Result<Vec<String>, UnavailableInput>)> =
         futures::stream::iter(
             wanted
@@ -226,8 +230,17 @@ pub async fn inspect(
             Ok(pods) => {
                 for pod in pods {
                     let key = (w.mesh, w.namespace.clone(), pod.clone());
-                    if seen.insert(key) {
-                        jobs.push((cluster.clone(), w.clone(), pod));
+                    // A pod wanted twice (two selectors match it) is read once, for both.
+                    match seen.get(&key).and_then(|&i| jobs.get_mut(i)) {
+                        Some((_, existing, _)) => {
+                            extend_distinct(&mut existing.routes, w.routes.clone());
+                            extend_distinct(&mut existing.ports, w.ports.clone());
+                            extend_distinct(&mut existing.clusters, w.clusters.clone());
+                        }
+                        None => {
+                            seen.insert(key, jobs.len());
+                            jobs.push((cluster.clone(), w.clone(), pod));
+                        }
                     }
                 }
             }
@@ -280,11 +293,13 @@ async fn running_pods(
         .items
         .iter()
         .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        // A terminating pod's admin port may vanish mid-read.
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
         .filter(|p| has_proxy(p))
         .filter_map(|p| p.metadata.name.clone())
         .collect();
     names.sort();
-    names.truncate(options.limit.max(1));
+    names.truncate(options.limit);
     Ok(names)
 }
 
@@ -413,13 +428,23 @@ async fn read_state(
     if elapsed < options.interval {
         tokio::time::sleep(options.interval - elapsed).await;
     }
-    let second_text = admin.text("/stats?filter=ssl").await?;
-    let second = envoy::ssl_counters(&second_text);
+    let second = envoy::ssl_counters(&admin.text("/stats?filter=ssl").await?);
+    let keep = |(scope, owner, _, _): &(CounterScope, String, String, u64)| match scope {
+        CounterScope::Cluster => w
+            .clusters
+            .iter()
+            .any(|(port, host)| is_route_cluster(owner, *port, host)),
+        CounterScope::Listener => w.ports.iter().any(|p| owner.ends_with(&format!("_{p}"))),
+    };
+    let first: Vec<_> = first.into_iter().filter(|c| keep(c)).collect();
+    let second: Vec<_> = second.into_iter().filter(|c| keep(c)).collect();
+    // Something to count only where this proxy originates or terminates the routes' TLS.
+    let expects_counters = !w.clusters.is_empty() || !w.ports.is_empty();
     Ok(ProxyState {
         roots,
         certificates,
         clusters,
-        ssl_stats_exposed: second_text.contains(".ssl."),
+        ssl_stats_exposed: expects_counters.then_some(!second.is_empty()),
         counters: envoy::counters_between(&first, &second),
         sample_millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })

@@ -244,9 +244,9 @@ fn write_proxy(out: &mut String, p: &checks::model::ProxyObservation, style: &St
         .sum();
     if !failing.is_empty() {
         let _ = writeln!(out, "      failing: {}", failing.join(", "));
-    } else if !state.ssl_stats_exposed {
-        let _ = writeln!(out, "      no ssl counters exposed");
-    } else {
+    } else if state.ssl_stats_exposed == Some(false) {
+        let _ = writeln!(out, "      no ssl counters exposed for the routes");
+    } else if state.ssl_stats_exposed == Some(true) {
         let _ = writeln!(
             out,
             "      ssl: {handshakes} handshake(s) counted, no failure"

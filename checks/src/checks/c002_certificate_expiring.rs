@@ -70,17 +70,33 @@ fn proxy_certificates_expiring(cx: &Context, horizon: Timestamp) -> Vec<Finding>
             let Some(expiry) = cert.expiration.filter(|t| cx.at() <= *t && *t <= horizon) else {
                 continue;
             };
+            // Istio renews its own (SPIFFE) certificates; others (gateway credentials) only
+            // by someone's hand, so the window alone applies to them.
+            let istio_issued = cert.spiffe_id().is_some();
             let left = (expiry.0 - cx.at().0) as f64;
             let lifetime = cert.valid_from.map(|from| (expiry.0 - from.0) as f64);
-            if lifetime.is_some_and(|l| l > 0.0 && left >= l * RENEWAL_OVERDUE_SHARE) {
+            if istio_issued
+                && lifetime.is_some_and(|l| l > 0.0 && left >= l * RENEWAL_OVERDUE_SHARE)
+            {
                 continue;
             }
+            let (what, fix) = if istio_issued {
+                (
+                    "was not renewed",
+                    "Istio renews workload certificates at half their lifetime: one that was not renewed means the proxy cannot reach istiod or the CA fails (check `istioctl proxy-status` and the istio-proxy logs), then restart the pod.",
+                )
+            } else {
+                (
+                    "expires soon",
+                    "Renew the certificate in the Secret the gateway's credentialName names; the gateway picks it up without a restart.",
+                )
+            };
             out.push(
                 Finding::new(
                     &CHECK.info,
                     p.mesh,
                     format!(
-                        "Pod {}/{}'s proxy presents a certificate {} that expires {expiry} and was not renewed (in {} days; warning window {} days).",
+                        "Pod {}/{}'s proxy presents a certificate {} that expires {expiry} and {what} (in {} days; warning window {} days).",
                         p.namespace,
                         p.pod,
                         proxies::describe(cert),
@@ -89,7 +105,7 @@ fn proxy_certificates_expiring(cx: &Context, horizon: Timestamp) -> Vec<Finding>
                     ),
                 )
                 .evidence(proxies::evidence(p, format!("presents {}", proxies::describe(cert))))
-                .fix("Istio renews workload certificates at half their lifetime: one that was not renewed means the proxy cannot reach istiod or the CA fails (check `istioctl proxy-status` and the istio-proxy logs), then restart the pod.")
+                .fix(fix)
                 .fix_command(proxies::restart_command(&[p])),
             );
         }

@@ -116,9 +116,11 @@ fn differences(route: &Route, p: &ProxyObservation) -> Vec<String> {
         )];
     };
     let mut out = Vec::new();
-    // With auto-mTLS on both sides, TLS applies per endpoint (`tlsMode=istio`): the model
-    // has already judged the endpoints (R002), and the cluster cannot say more.
-    if loaded.auto && model.auto_mtls {
+    // Without DestinationRule TLS, Istio builds auto-mTLS matches and TLS applies per
+    // endpoint (`tlsMode=istio`): the model has judged the endpoints (R002); the cluster
+    // cannot say more.
+    let per_endpoint = loaded.auto && (model.auto_mtls || model.tls.is_none());
+    if per_endpoint {
         if model.mode == "DISABLE" {
             return out;
         }
@@ -131,7 +133,11 @@ fn differences(route: &Route, p: &ProxyObservation) -> Vec<String> {
     if loaded.mode == "DISABLE" || model.mode == "DISABLE" {
         return out;
     }
-    if loaded.sni != model.sni {
+    // For SIMPLE/MUTUAL without `tls.sni` Istio leaves the SNI to Envoy's auto_sni (the
+    // request's host): an empty SNI there is what the configuration implies.
+    let explicit_sni = model.tls.as_ref().is_some_and(|t| !t.sni.is_empty());
+    let sni_decided = model.mode == "ISTIO_MUTUAL" || explicit_sni;
+    if sni_decided && loaded.sni != model.sni {
         out.push(format!(
             "SNI {} instead of {}",
             shown(loaded.sni.as_deref()),

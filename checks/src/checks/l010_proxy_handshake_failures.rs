@@ -92,12 +92,10 @@ fn relevant<'p>(
             (ProxyRole::ClientWorkload, CounterScope::Cluster) => clusters
                 .iter()
                 .any(|(port, host)| is_cluster_of(&c.owner, *port, host)),
-            (ProxyRole::Gateway | ProxyRole::Target, CounterScope::Listener) => {
-                p.ports.is_empty()
-                    || p.ports
-                        .iter()
-                        .any(|port| c.owner.ends_with(&format!("_{port}")))
-            }
+            (ProxyRole::Gateway | ProxyRole::Target, CounterScope::Listener) => p
+                .ports
+                .iter()
+                .any(|port| c.owner.ends_with(&format!("_{port}"))),
             _ => false,
         })
 }
@@ -207,7 +205,7 @@ fn meaning(role: ProxyRole, counter: &str, all: &[&TlsCounter]) -> Option<&'stat
 /// One info finding per mesh whose inspected proxies expose no ssl counters at all.
 fn counters_not_exposed(cx: &Context, side: Side) -> Option<Finding> {
     let silent: Vec<&ProxyObservation> = proxies::of_mesh(cx, side)
-        .filter(|p| !p.state.ssl_stats_exposed)
+        .filter(|p| p.state.ssl_stats_exposed == Some(false))
         .collect();
     if silent.is_empty() {
         return None;
@@ -216,7 +214,7 @@ fn counters_not_exposed(cx: &Context, side: Side) -> Option<Finding> {
         &CHECK.info,
         side,
         format!(
-            "{} inspected prox{} expose no `ssl` counters ({}), so handshake failures could not be counted there.",
+            "{} inspected prox{} expose no `ssl` counters for the routes ({}), so handshake failures could not be counted there.",
             silent.len(),
             if silent.len() == 1 { "y" } else { "ies" },
             proxies::pod_list(&silent)
@@ -230,7 +228,7 @@ fn counters_not_exposed(cx: &Context, side: Side) -> Option<Finding> {
             &p.context,
             &p.namespace,
             &p.pod,
-            "GET /stats?filter=ssl returned no ssl counter",
+            "GET /stats?filter=ssl returned no ssl counter for the route's clusters or TLS listeners",
         ));
     }
     Some(f)

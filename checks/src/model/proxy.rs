@@ -108,11 +108,13 @@ pub struct ProxyState {
     pub certificates: Vec<LoadedCertificate>,
     /// TLS settings of the outbound clusters of the inspected routes.
     pub clusters: Vec<ClusterTls>,
-    /// The `ssl.*` failure and handshake counters.
+    /// The `ssl.*` failure and handshake counters of the routes' clusters (client) or TLS
+    /// listeners (gateway, target); other clusters' counters are not kept.
     pub counters: Vec<TlsCounter>,
-    /// Whether `/stats?filter=ssl` returned any counter (Istio drops them unless
-    /// `proxyStatsMatcher` includes them).
-    pub ssl_stats_exposed: bool,
+    /// Whether `/stats?filter=ssl` returned counters for the route's clusters or TLS
+    /// listeners (Istio drops them unless `proxyStatsMatcher` includes them); `None` when
+    /// this proxy neither originates nor terminates the routes' TLS (a passthrough gateway).
+    pub ssl_stats_exposed: Option<bool>,
     /// Milliseconds between the two counter samples.
     pub sample_millis: u64,
 }

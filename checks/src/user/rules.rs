@@ -355,35 +355,59 @@ fn compile(
 pub fn expand_has(condition: &str) -> String {
     let mut out = String::with_capacity(condition.len());
     let mut rest = condition;
-    while let Some(i) = rest.find("has(") {
-        let preceded_by_ident = rest[..i]
+    while !rest.is_empty() {
+        // String literals are copied as they are.
+        if let Some(quote) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') {
+            let end = literal_end(rest, quote);
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
+            continue;
+        }
+        let preceded_by_ident = out
             .chars()
             .next_back()
             .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 4..];
-        let path = after.split(')').next().unwrap_or("").trim();
-        let segments: Vec<&str> = path.split('.').collect();
-        let plain = segments.len() > 2
-            && segments
-                .iter()
-                .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
-        if preceded_by_ident || !plain || !after.trim_start().starts_with(path) {
-            out.push_str("has(");
-            rest = after;
-            continue;
+        if let Some(after) = rest.strip_prefix("has(").filter(|_| !preceded_by_ident) {
+            let path = after.split(')').next().unwrap_or("");
+            let segments: Vec<&str> = path.trim().split('.').collect();
+            let plain = segments.len() > 2
+                && segments.iter().all(|s| {
+                    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                });
+            if plain && after.len() > path.len() {
+                let tests: Vec<String> = (2..=segments.len())
+                    .map(|n| format!("has({})", segments[..n].join(".")))
+                    .collect();
+                out.push('(');
+                out.push_str(&tests.join(" && "));
+                out.push(')');
+                rest = &after[path.len() + 1..];
+                continue;
+            }
         }
-        let tests: Vec<String> = (2..=segments.len())
-            .map(|n| format!("has({})", segments[..n].join(".")))
-            .collect();
-        out.push('(');
-        out.push_str(&tests.join(" && "));
-        out.push(')');
-        let consumed = after.find(')').map_or(after.len(), |p| p + 1);
-        rest = &after[consumed..];
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
     }
-    out.push_str(rest);
     out
+}
+
+/// The byte length of the string literal at the start of `text` (through its closing quote,
+/// or to the end when it is not closed).
+fn literal_end(text: &str, quote: char) -> usize {
+    let mut escaped = false;
+    for (i, c) in text.char_indices().skip(1) {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == quote {
+            return i + c.len_utf8();
+        }
+    }
+    text.len()
 }
 
 /// Names bound by comprehension macros (`all(x, …)`, `exists(x, …)`, `map(x, …)`, …), which
@@ -452,13 +476,25 @@ fn placeholders(template: &str) -> Vec<String> {
     out
 }
 
-/// Fills `{{key}}` placeholders.
+/// Fills `{{key}}` placeholders (spaces inside the braces allowed, as validation accepts).
 pub fn render(template: &str, values: &[(&str, String)]) -> String {
-    let mut out = template.to_string();
-    for (key, value) in values {
-        out = out.replace(&format!("{{{{{key}}}}}", key = key), value);
-        out = out.replace(&format!("{{{{ {key} }}}}", key = key), value);
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let key = after[..end].trim();
+        match values.iter().find(|(k, _)| *k == key) {
+            Some((_, value)) => out.push_str(value),
+            None => out.push_str(&rest[start..start + 2 + end + 2]),
+        }
+        rest = &after[end + 2..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -771,20 +807,28 @@ mod tests {
         );
         assert_eq!(expand_has("xhas(o.a.b)"), "xhas(o.a.b)");
         assert_eq!(expand_has("has(o.a[0].b)"), "has(o.a[0].b)");
+        assert_eq!(
+            expand_has("x == 'has(a.b.c)' && has(a.b.c)"),
+            "x == 'has(a.b.c)' && (has(a.b) && has(a.b.c))"
+        );
+        assert_eq!(
+            expand_has("\"it's \\\" has(a.b.c)\""),
+            "\"it's \\\" has(a.b.c)\""
+        );
     }
 
     #[test]
     fn templates_fill_known_values() {
         assert_eq!(
             render(
-                "{{kind}} {{ namespace }}/{{name}}",
+                "{{kind}} {{ namespace }}/{{name }} {{other}}",
                 &[
                     ("kind", "DR".into()),
                     ("namespace", "a".into()),
                     ("name", "b".into())
                 ]
             ),
-            "DR a/b"
+            "DR a/b {{other}}"
         );
     }
 }
