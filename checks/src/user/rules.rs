@@ -818,6 +818,17 @@ mod tests {
     }
 
     #[test]
+    fn matches_is_available_for_naming_rules() {
+        let text = "code: U-004\nname: naming\nseverity: warning\nkinds: [ServiceEntry]\ncondition: \"!object.spec.hosts.all(h, h.matches('^[a-z0-9-]+[.][a-z0-9-]+[.]mesh-[a-z]+[.]global$'))\"\nmessage: m\n";
+        let (rules, errors) = parse("r.yaml", text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let good = json!({"spec": {"hosts": ["api.payments.mesh-b.global"]}});
+        let bad = json!({"spec": {"hosts": ["payments-api.example.com"]}});
+        assert_eq!(rules[0].evaluate(&good, Side::Client), Outcome::Passed);
+        assert_eq!(rules[0].evaluate(&bad, Side::Client), Outcome::Violated);
+    }
+
+    #[test]
     fn templates_fill_known_values() {
         assert_eq!(
             render(
