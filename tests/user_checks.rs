@@ -3,11 +3,10 @@
 //! with the built-in catalogue. The examples in `examples/` are exercised here.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{Run, copy_fixture, doctor, istio_peer, root};
+use crate::common::{Run, copy_fixture, doctor, istio_peer, istio_peer_in, root};
 
 const AT: &str = "2027-06-01T00:00:00Z";
 
@@ -45,6 +44,23 @@ fn plugin(dir: &Path, name: &str, body: &str) {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
+/// `doctor -o json` on the healthy scenario with the plug-ins of `dir`.
+fn healthy_with_plugins(dir: &Path, timeout_seconds: &str) -> Run {
+    let checks_dir = dir.display().to_string();
+    doctor(
+        &scenario("healthy"),
+        AT,
+        &[
+            "--checks-dir",
+            &checks_dir,
+            "--plugin-timeout",
+            timeout_seconds,
+            "-o",
+            "json",
+        ],
+    )
+}
+
 /// The healthy scenario with A's remote host renamed (breaks the naming convention only).
 fn renamed_host() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -72,12 +88,7 @@ fn the_model_handed_to_plugins_matches_the_published_schema_and_holds_no_key() {
             captured.display()
         ),
     );
-    let checks_dir = dir.path().display().to_string();
-    let run = doctor(
-        &scenario("healthy"),
-        AT,
-        &["--checks-dir", &checks_dir, "-o", "json"],
-    );
+    let run = healthy_with_plugins(dir.path(), "10");
     assert_eq!(run.code, 0, "{}", run.stderr);
     let text = std::fs::read_to_string(&captured).expect("the plug-in got its input");
     let input: Value = serde_json::from_str(&text).expect("input is JSON");
@@ -184,19 +195,7 @@ fn each_failing_plugin_is_one_e004_naming_it_and_the_run_goes_on() {
         "fine",
         "cat > /dev/null\necho '{\"findings\": [{\"code\": \"X-fine-001\", \"name\": \"all-good\", \"severity\": \"info\", \"message\": \"looked\"}]}'",
     );
-    let checks_dir = dir.path().display().to_string();
-    let run = doctor(
-        &scenario("healthy"),
-        AT,
-        &[
-            "--checks-dir",
-            &checks_dir,
-            "--plugin-timeout",
-            "1",
-            "-o",
-            "json",
-        ],
-    );
+    let run = healthy_with_plugins(dir.path(), "1");
     let report = run.json();
     let e004 = with_code(&report, "E004");
     let message = |name: &str| {
@@ -529,21 +528,21 @@ fn rules_in_the_default_directory_are_picked_up() {
         |t| t,
     );
     let s = scenario("verification-disabled");
-    let out = Command::new(env!("CARGO_BIN_EXE_istio-peer"))
-        .env("PATH", "/usr/bin:/bin")
-        .current_dir(dir.path())
-        .args(["doctor", "--client"])
-        .arg(s.join("client"))
-        .arg("--server")
-        .arg(s.join("server"))
-        .args(["--at", AT, "-o", "json"])
-        .output()
-        .expect("run");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let (client, server) = (s.join("client"), s.join("server"));
+    let run = istio_peer_in(
+        dir.path(),
+        &[
+            "doctor",
+            "--client",
+            &client.display().to_string(),
+            "--server",
+            &server.display().to_string(),
+            "--at",
+            AT,
+            "-o",
+            "json",
+        ],
+    );
     assert_eq!(with_code(&run.json(), "U-001").len(), 1, "{}", run.stderr);
 }
 
@@ -572,19 +571,7 @@ fn plugin_pipes_are_drained_and_left_behind_children_do_not_hold_the_run() {
         "flood",
         "head -c 20000000 /dev/zero | tr '\\0' x",
     );
-    let checks_dir = dir.path().display().to_string();
-    let run = doctor(
-        &scenario("healthy"),
-        AT,
-        &[
-            "--checks-dir",
-            &checks_dir,
-            "--plugin-timeout",
-            "20",
-            "-o",
-            "json",
-        ],
-    );
+    let run = healthy_with_plugins(dir.path(), "20");
     let report = run.json();
     assert_eq!(
         with_code(&report, "X-chatty-001").len(),

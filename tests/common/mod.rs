@@ -26,8 +26,14 @@ impl Run {
 }
 
 pub fn istio_peer(args: &[&str]) -> Run {
+    istio_peer_in(&root(), args)
+}
+
+/// Runs the binary in working directory `cwd`.
+pub fn istio_peer_in(cwd: &Path, args: &[&str]) -> Run {
     // A plug-in on the developer's PATH must not join the tests' runs.
     let out = Command::new(env!("CARGO_BIN_EXE_istio-peer"))
+        .current_dir(cwd)
         .env("PATH", "/usr/bin:/bin")
         .args(args)
         .env("NO_COLOR", "1")
