@@ -61,6 +61,18 @@ fn healthy_with_plugins(dir: &Path, timeout_seconds: &str) -> Run {
     )
 }
 
+/// `doctor -o json` on the healthy scenario with one rules file.
+fn healthy_with_rule_file(name: &str, text: &str) -> Run {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(name), text).expect("write rules");
+    let rules_dir = dir.path().display().to_string();
+    doctor(
+        &scenario("healthy"),
+        AT,
+        &["--rules", &rules_dir, "-o", "json"],
+    )
+}
+
 /// The healthy scenario with A's remote host renamed (breaks the naming convention only).
 fn renamed_host() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -332,17 +344,9 @@ fn the_example_rules_fire_with_locations_and_pass_on_the_healthy_pair() {
 
 #[test]
 fn rule_errors_stop_the_run_before_analysis_with_file_and_line() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("bad.yaml"),
+    let run = healthy_with_rule_file(
+        "bad.yaml",
         "code: U-010\nname: broken\nseverity: error\nkinds: [DestinationRule]\ncondition: \"object.spec.host ==\"\nmessage: m\n---\ncode: U-11\nname: Bad Name\nseverity: error\nroute: true\ncondition: \"route.tls_mode == 'x'\"\nmessage: m\ncolour: red\n",
-    )
-    .expect("write");
-    let rules_dir = dir.path().display().to_string();
-    let run = doctor(
-        &scenario("healthy"),
-        AT,
-        &["--rules", &rules_dir, "-o", "json"],
     );
     assert_eq!(run.code, 2);
     assert!(run.stdout.is_empty(), "no analysis: {}", run.stdout);
@@ -362,17 +366,9 @@ fn rule_errors_stop_the_run_before_analysis_with_file_and_line() {
 
 #[test]
 fn a_rule_that_cannot_evaluate_is_e004_naming_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("r.yaml"),
+    let run = healthy_with_rule_file(
+        "r.yaml",
         "code: U-020\nname: needs-guard\nseverity: error\nkinds: [Service]\ncondition: \"object.spec.externalName.size() > 0\"\nmessage: m\n",
-    )
-    .expect("write");
-    let rules_dir = dir.path().display().to_string();
-    let run = doctor(
-        &scenario("healthy"),
-        AT,
-        &["--rules", &rules_dir, "-o", "json"],
     );
     let e004 = with_code(&run.json(), "E004")
         .into_iter()
