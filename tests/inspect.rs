@@ -5,6 +5,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use checks::engine::Options;
+use checks::model::{ClusterTls, ProxyObservation, ProxyRole, ProxyState, Side, Snapshot};
+
 use crate::common::{Run, copy_fixture, istio_peer_async as run, root};
 use crate::fake_api::Behaviour;
 use crate::fake_envoy::FakeEnvoy;
@@ -479,4 +482,161 @@ async fn an_expired_certificate_in_a_proxy_is_c001() {
         "expired is not expiring"
     );
     assert_eq!(out.code, 1);
+}
+
+/// A mesh read from a directory, in process.
+fn mesh_from(dir: &Path, name: &str) -> checks::model::Mesh {
+    let mut builder = checks::model::MeshBuilder::new(name);
+    let mut texts = istio_peer::load::SourceTexts::default();
+    istio_peer::load::load_paths(&[dir.to_path_buf()], &mut builder, &mut texts)
+        .expect("fixture readable");
+    builder.finish()
+}
+
+/// What the frontend's proxy would hold for the route's cluster.
+fn frontend_with_cluster(route: &str, cluster: ClusterTls) -> ProxyObservation {
+    ProxyObservation {
+        mesh: Side::Client,
+        context: "mesh-a".into(),
+        namespace: "shop".into(),
+        pod: "frontend-0".into(),
+        role: ProxyRole::ClientWorkload,
+        workload: "Deployment shop/frontend".into(),
+        routes: vec![route.into()],
+        ports: Vec::new(),
+        state: ProxyState {
+            roots: Vec::new(),
+            certificates: Vec::new(),
+            clusters: vec![cluster],
+            counters: Vec::new(),
+            ssl_stats_exposed: None,
+            sample_millis: 0,
+        },
+    }
+}
+
+/// L009 on a MUTUAL route: Istio leaves the SNI to Envoy's auto_sni unless the
+/// DestinationRule sets one, so an empty SNI is drift only when `tls.sni` is set.
+#[test]
+fn l009_leaves_sni_to_auto_sni_unless_the_destination_rule_sets_one() {
+    let explicit = root().join("fixtures/scenarios/alpn-missing");
+    let implicit = tempfile::tempdir().expect("tempdir");
+    copy_fixture(
+        &explicit.join("client"),
+        &implicit.path().join("client"),
+        |t| {
+            t.replace(
+                "      sni: outbound_.8080_._.api.payments.svc.cluster.local\n",
+                "",
+            )
+        },
+    );
+    copy_fixture(
+        &explicit.join("server"),
+        &implicit.path().join("server"),
+        |t| t,
+    );
+    for (dir, sni_is_drift) in [(explicit.as_path(), true), (implicit.path(), false)] {
+        let mut snapshot = Snapshot {
+            at: checks::time::Timestamp::parse_rfc3339(crate::live::AT).expect("at"),
+            expiry_warning_days: 30,
+            client: mesh_from(&dir.join("client"), "A"),
+            server: mesh_from(&dir.join("server"), "B"),
+            hosts: Vec::new(),
+            probes: Vec::new(),
+            proxies: Vec::new(),
+        };
+        let report = checks::engine::run(&snapshot, &Options::default());
+        let route = &report.routes[0];
+        assert_eq!(route.tls_mode, "MUTUAL");
+        let mut sans = route.expected_sans.clone();
+        sans.sort();
+        snapshot.proxies = vec![frontend_with_cluster(
+            &route.id,
+            ClusterTls {
+                name: format!("outbound|{}||{}", route.port, route.host),
+                mode: "MUTUAL".into(),
+                auto: false,
+                sni: None,
+                sans,
+                alpn: Vec::new(),
+                client_certificate: Some(
+                    "file-cert:/etc/certs/cert-chain.pem~/etc/certs/key.pem".into(),
+                ),
+            },
+        )];
+        let report = checks::engine::run(&snapshot, &Options::default());
+        let l009: Vec<&str> = report
+            .findings
+            .iter()
+            .filter(|f| f.code == "L009")
+            .map(|f| f.message.as_str())
+            .collect();
+        assert_eq!(
+            !l009.is_empty(),
+            sni_is_drift,
+            "{}: {l009:?}",
+            dir.display()
+        );
+        if sni_is_drift {
+            assert!(l009[0].contains("SNI (none) instead of"), "{l009:?}");
+        }
+    }
+}
+
+/// L009 with auto-mTLS: no DestinationRule TLS, so Istio builds `tlsMode=istio` matches and
+/// TLS is decided per endpoint. The model judged the endpoints (plaintext: R002); a cluster
+/// with auto matches is what Istio builds then, not drift.
+#[test]
+fn l009_leaves_per_endpoint_tls_to_the_model() {
+    let healthy = root().join("fixtures/scenarios/healthy");
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_fixture(&healthy.join("client"), &dir.path().join("client"), |t| {
+        t.split("---\n")
+            .filter(|doc| !doc.contains("kind: DestinationRule"))
+            .collect::<Vec<_>>()
+            .join("---\n")
+            .replace("      security.istio.io/tlsMode: istio\n", "")
+    });
+    copy_fixture(&healthy.join("server"), &dir.path().join("server"), |t| t);
+    let mut snapshot = Snapshot {
+        at: checks::time::Timestamp::parse_rfc3339(crate::live::AT).expect("at"),
+        expiry_warning_days: 30,
+        client: mesh_from(&dir.path().join("client"), "A"),
+        server: mesh_from(&dir.path().join("server"), "B"),
+        hosts: Vec::new(),
+        probes: Vec::new(),
+        proxies: Vec::new(),
+    };
+    let report = checks::engine::run(&snapshot, &Options::default());
+    let route = &report.routes[0];
+    assert_eq!(route.tls_mode, "DISABLE");
+    assert!(report.findings.iter().any(|f| f.code == "R002"));
+    let auto = |auto: bool| ClusterTls {
+        name: format!("outbound|{}||{}", route.port, route.host),
+        mode: "ISTIO_MUTUAL".into(),
+        auto,
+        sni: Some(format!("outbound_.{}_._.{}", route.port, route.host)),
+        sans: Vec::new(),
+        alpn: vec!["istio-peer-exchange".into(), "istio".into()],
+        client_certificate: Some("default".into()),
+    };
+    let l009 = |cluster: ClusterTls, snapshot: &mut Snapshot| {
+        snapshot.proxies = vec![frontend_with_cluster(&route.id, cluster)];
+        checks::engine::run(snapshot, &Options::default())
+            .findings
+            .iter()
+            .filter(|f| f.code == "L009")
+            .map(|f| f.message.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(l009(auto(true), &mut snapshot).is_empty());
+    // TLS for every endpoint, whatever their labels: that is drift from plaintext.
+    let forced = l009(auto(false), &mut snapshot);
+    assert!(
+        forced
+            .iter()
+            .any(|m| m.contains("TLS mode ISTIO_MUTUAL instead of DISABLE")),
+        "{forced:?}"
+    );
 }
