@@ -167,11 +167,7 @@ impl WantedSet {
     fn merge(&mut self, w: Wanted) {
         let key = (w.mesh, w.namespace.clone(), w.selector.clone(), w.role);
         match self.index.get(&key).and_then(|&i| self.list.get_mut(i)) {
-            Some(existing) => {
-                extend_distinct(&mut existing.routes, w.routes);
-                extend_distinct(&mut existing.ports, w.ports);
-                extend_distinct(&mut existing.clusters, w.clusters);
-            }
+            Some(existing) => existing.absorb(&w),
             None => {
                 self.index.insert(key, self.list.len());
                 self.list.push(w);
@@ -180,10 +176,19 @@ impl WantedSet {
     }
 }
 
-fn extend_distinct<T: PartialEq>(into: &mut Vec<T>, from: Vec<T>) {
+impl Wanted {
+    /// Takes on the routes, ports and clusters of another entry for the same pods.
+    fn absorb(&mut self, other: &Wanted) {
+        extend_distinct(&mut self.routes, &other.routes);
+        extend_distinct(&mut self.ports, &other.ports);
+        extend_distinct(&mut self.clusters, &other.clusters);
+    }
+}
+
+fn extend_distinct<T: PartialEq + Clone>(into: &mut Vec<T>, from: &[T]) {
     for item in from {
-        if !into.contains(&item) {
-            into.push(item);
+        if !into.contains(item) {
+            into.push(item.clone());
         }
     }
 }
@@ -210,45 +215,15 @@ pub async fn inspect(
     options: &InspectOptions,
 ) -> Inspection {
     let mut inspection = Inspection::default();
-    let mut jobs: Vec<(Cluster, Wanted, String)> = Vec::new();
-    let mut seen: HashMap<(Side, String, String), usize> = HashMap::new();
-    let listed: Vec<(Cluster, Wanted, Result<Vec<String>, UnavailableInput>)> =
-        futures::stream::iter(
-            wanted
-                .into_iter()
-                .filter_map(|w| clusters.get(&w.mesh).map(|c| (c.clone(), w))),
-        )
-        .map(|(cluster, w)| async move {
-            let pods = running_pods(&cluster, &w, options).await;
-            (cluster, w, pods)
-        })
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
-    for (cluster, w, pods) in listed {
+    let mut jobs = Jobs::default();
+    for (cluster, w, pods) in list_pods(wanted, clusters, options).await {
         match pods {
-            Ok(pods) => {
-                for pod in pods {
-                    let key = (w.mesh, w.namespace.clone(), pod.clone());
-                    // A pod wanted twice (two selectors match it) is read once, for both.
-                    match seen.get(&key).and_then(|&i| jobs.get_mut(i)) {
-                        Some((_, existing, _)) => {
-                            extend_distinct(&mut existing.routes, w.routes.clone());
-                            extend_distinct(&mut existing.ports, w.ports.clone());
-                            extend_distinct(&mut existing.clusters, w.clusters.clone());
-                        }
-                        None => {
-                            seen.insert(key, jobs.len());
-                            jobs.push((cluster.clone(), w.clone(), pod));
-                        }
-                    }
-                }
-            }
+            Ok(pods) => jobs.add(&cluster, &w, pods),
             Err(missing) => inspection.unavailable.push((w.mesh, missing)),
         }
     }
     let results: Vec<Result<ProxyObservation, (Side, UnavailableInput)>> =
-        futures::stream::iter(jobs)
+        futures::stream::iter(jobs.list)
             .map(|(cluster, w, pod)| async move {
                 inspect_pod(&cluster, &w, &pod, options)
                     .await
@@ -265,6 +240,50 @@ pub async fn inspect(
     }
     inspection.unavailable = fold_unavailable(inspection.unavailable);
     inspection
+}
+
+type Listed = (Cluster, Wanted, Result<Vec<String>, UnavailableInput>);
+
+/// Each wanted workload's running pods, listed concurrently.
+async fn list_pods(
+    wanted: Vec<Wanted>,
+    clusters: &HashMap<Side, Cluster>,
+    options: &InspectOptions,
+) -> Vec<Listed> {
+    futures::stream::iter(
+        wanted
+            .into_iter()
+            .filter_map(|w| clusters.get(&w.mesh).map(|c| (c.clone(), w))),
+    )
+    .map(|(cluster, w)| async move {
+        let pods = running_pods(&cluster, &w, options).await;
+        (cluster, w, pods)
+    })
+    .buffered(CONCURRENCY)
+    .collect()
+    .await
+}
+
+/// The pods to read, each once: a pod two selectors match is read once, for both.
+#[derive(Default)]
+struct Jobs {
+    list: Vec<(Cluster, Wanted, String)>,
+    index: HashMap<(Side, String, String), usize>,
+}
+
+impl Jobs {
+    fn add(&mut self, cluster: &Cluster, w: &Wanted, pods: Vec<String>) {
+        for pod in pods {
+            let key = (w.mesh, w.namespace.clone(), pod.clone());
+            match self.index.get(&key).and_then(|&i| self.list.get_mut(i)) {
+                Some((_, existing, _)) => existing.absorb(w),
+                None => {
+                    self.index.insert(key, self.list.len());
+                    self.list.push((cluster.clone(), w.clone(), pod));
+                }
+            }
+        }
+    }
 }
 
 /// Running pods of a workload that carry an Istio proxy, sorted by name, at most `limit`.
