@@ -34,12 +34,7 @@ fn with_extra_client_files(extra: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, Run
 }
 
 fn codes(run: &Run) -> Vec<String> {
-    run.json()["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|f| f["code"].as_str().unwrap_or("").to_string())
-        .collect()
+    crate::common::codes(&run.json())
 }
 
 fn messages(run: &Run) -> String {
@@ -333,19 +328,14 @@ fn no_command_or_format_prints_a_private_key() {
     let plugins = tmp.path().join("plugins");
     fs::create_dir_all(&plugins).expect("plug-in dir");
     let captured = tmp.path().join("plugin-input.json");
-    let plugin = plugins.join("istio-peer-check-keep");
-    fs::write(
-        &plugin,
-        format!(
-            "#!/bin/sh\ncat > '{}'\necho '{{\"findings\": []}}'\n",
+    crate::common::write_plugin(
+        &plugins,
+        "keep",
+        &format!(
+            "cat > '{}'\necho '{{\"findings\": []}}'",
             captured.display()
         ),
-    )
-    .expect("write plug-in");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&plugin, fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+    );
     let rules = tmp.path().join("rules");
     fs::create_dir_all(&rules).expect("rules dir");
     fs::write(

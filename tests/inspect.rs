@@ -8,7 +8,7 @@ use serde_json::Value;
 use checks::engine::Options;
 use checks::model::{ClusterTls, ProxyObservation, ProxyRole, ProxyState, Side, Snapshot};
 
-use crate::common::{Run, copy_fixture, istio_peer_async as run, root};
+use crate::common::{Run, copy_fixture, istio_peer_async as run, root, with_code};
 use crate::fake_api::Behaviour;
 use crate::fake_envoy::FakeEnvoy;
 use crate::live::{Clusters, clusters_at, live_args};
@@ -48,6 +48,11 @@ async fn rig(case: &str, client: Behaviour, server: Behaviour) -> Rig {
     .await
 }
 
+/// [`rig`] with well-behaved fake API servers.
+async fn plain_rig(case: &str) -> Rig {
+    rig(case, Behaviour::default(), Behaviour::default()).await
+}
+
 async fn rig_at(scenario: &Path, case: &str, mut client: Behaviour, mut server: Behaviour) -> Rig {
     let mut envoys = Vec::new();
     for (pod, mesh) in PODS {
@@ -81,15 +86,6 @@ async fn inspect(rig: &Rig, extra: &[&str]) -> Run {
     run(live_args(&rig.clusters.kubeconfig, &args)).await
 }
 
-fn with_code<'r>(report: &'r Value, code: &str) -> Vec<&'r Value> {
-    report["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|f| f["code"] == code)
-        .collect()
-}
-
 /// The pod a finding's evidence names.
 fn cites_pod(finding: &Value, namespace: &str, pod: &str, context: &str) -> bool {
     finding["evidence"]
@@ -108,7 +104,7 @@ const PROXY_CODES: &[&str] = &["T008", "I005", "C002", "L009", "L010", "E001"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consistent_proxies_add_no_finding_and_only_read_endpoints_are_requested() {
-    let rig = rig("consistent", Behaviour::default(), Behaviour::default()).await;
+    let rig = plain_rig("consistent").await;
     let out = inspect(&rig, &[]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let report = out.json();
@@ -177,7 +173,7 @@ async fn consistent_proxies_add_no_finding_and_only_read_endpoints_are_requested
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_holding_an_old_root_is_t008_with_the_pod_to_restart() {
-    let rig = rig("stale-root", Behaviour::default(), Behaviour::default()).await;
+    let rig = plain_rig("stale-root").await;
     let out = inspect(&rig, &[]).await;
     assert_eq!(out.code, 1, "{}", out.stdout);
     let report = out.json();
@@ -215,12 +211,7 @@ async fn a_proxy_holding_an_old_root_is_t008_with_the_pod_to_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_in_the_old_trust_domain_is_i005() {
-    let rig = rig(
-        "trust-domain-migration",
-        Behaviour::default(),
-        Behaviour::default(),
-    )
-    .await;
+    let rig = plain_rig("trust-domain-migration").await;
     let out = inspect(&rig, &[]).await;
     let report = out.json();
     let i005 = with_code(&report, "I005");
@@ -241,7 +232,7 @@ async fn a_proxy_in_the_old_trust_domain_is_i005() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drifted_san_list_is_l009_on_the_route() {
-    let rig = rig("san-drift", Behaviour::default(), Behaviour::default()).await;
+    let rig = plain_rig("san-drift").await;
     let out = inspect(&rig, &[]).await;
     assert_eq!(out.code, 1, "{}", out.stdout);
     let report = out.json();
@@ -261,12 +252,7 @@ async fn a_drifted_san_list_is_l009_on_the_route() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rising_counters_say_which_side_rejects_whom() {
-    let rig = rig(
-        "failing-counters",
-        Behaviour::default(),
-        Behaviour::default(),
-    )
-    .await;
+    let rig = plain_rig("failing-counters").await;
     let out = inspect(&rig, &[]).await;
     assert_eq!(out.code, 1, "{}", out.stdout);
     let report = out.json();
@@ -302,12 +288,7 @@ async fn rising_counters_say_which_side_rejects_whom() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_past_renewal_is_c002_and_a_fresh_one_is_not() {
-    let rig = rig(
-        "renewal-overdue",
-        Behaviour::default(),
-        Behaviour::default(),
-    )
-    .await;
+    let rig = plain_rig("renewal-overdue").await;
     let out = inspect(&rig, &[]).await;
     let report = out.json();
     let c002 = with_code(&report, "C002");
@@ -452,7 +433,7 @@ async fn garbage_from_an_admin_port_is_e001_naming_the_endpoint() {
         std::fs::write(dir.join("stats.txt"), "listener.x.ssl.handshake: 1\n").expect("write");
     }
     let case_dir = case.path().display().to_string();
-    let rig = rig(&case_dir, Behaviour::default(), Behaviour::default()).await;
+    let rig = plain_rig(&case_dir).await;
     let out = inspect(&rig, &[]).await;
     let report = out.json();
     let e001 = with_code(&report, "E001");
@@ -471,7 +452,7 @@ async fn garbage_from_an_admin_port_is_e001_naming_the_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_certificate_in_a_proxy_is_c001() {
-    let rig = rig("expired-leaf", Behaviour::default(), Behaviour::default()).await;
+    let rig = plain_rig("expired-leaf").await;
     let out = inspect(&rig, &[]).await;
     let report = out.json();
     let c001 = with_code(&report, "C001");

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{Run, copy_fixture, doctor, istio_peer, istio_peer_in, root};
+use crate::common::{
+    Run, codes, copy_fixture, doctor, istio_peer, istio_peer_in, root, with_code,
+    write_plugin as plugin,
+};
 
 const AT: &str = "2027-06-01T00:00:00Z";
 
@@ -16,32 +19,6 @@ fn scenario(name: &str) -> PathBuf {
 
 fn examples(sub: &str) -> String {
     root().join("examples").join(sub).display().to_string()
-}
-
-fn with_code<'r>(report: &'r Value, code: &str) -> Vec<&'r Value> {
-    report["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|f| f["code"] == code)
-        .collect()
-}
-
-fn codes(report: &Value) -> Vec<String> {
-    report["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f["code"].as_str().map(str::to_string))
-        .collect()
-}
-
-/// Writes an executable shell script `istio-peer-check-<name>` into `dir`.
-fn plugin(dir: &Path, name: &str, body: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(format!("istio-peer-check-{name}"));
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write plug-in");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
 /// `doctor -o json` on the healthy scenario with the plug-ins of `dir`.

@@ -105,3 +105,31 @@ pub fn shared_istio() -> Option<PathBuf> {
     eprintln!("skipped: ../shared/istio is not present (Istio's sample certificates and CRDs)");
     None
 }
+
+/// The findings of a JSON report with this code.
+pub fn with_code<'r>(report: &'r serde_json::Value, code: &str) -> Vec<&'r serde_json::Value> {
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["code"] == code)
+        .collect()
+}
+
+/// Every finding's code in a JSON report, in report order.
+pub fn codes(report: &serde_json::Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["code"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Writes an executable shell script `istio-peer-check-<name>` (a plug-in) into `dir`.
+pub fn write_plugin(dir: &Path, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(format!("istio-peer-check-{name}"));
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write plug-in");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
