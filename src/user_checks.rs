@@ -300,6 +300,9 @@ async fn run_plugin(
         },
     };
     group.kill();
+    // Too much output explains the exit too: closing the pipe on it kills the writer
+    // (SIGPIPE), and that exit can be seen first.
+    let answer = answer?;
     let tail = tokio::time::timeout(Duration::from_millis(500), stderr_task)
         .await
         .ok()
@@ -313,7 +316,7 @@ async fn run_plugin(
             None => format!("was killed by a signal{note}"),
         });
     }
-    answer
+    Ok(answer)
 }
 
 /// A plug-in's process group (it leads it), killed as a whole.
